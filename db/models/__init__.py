@@ -1,0 +1,32 @@
+"""Every table, importable from one place (Alembic reads `Base.metadata` through it)."""
+
+from db.base import Base
+from db.models.components import (
+    AgenticComponent,
+    ComponentApiConfig,
+    ComponentField,
+    ComponentOutputSchema,
+    ComponentPort,
+)
+from db.models.events import EventLog
+from db.models.projects import ConsistentCharacter, Flow, Project
+from db.models.runs import Run, RunNodeResult
+from db.models.users import BackofficeUser, RefreshToken, User
+
+__all__ = [
+    "AgenticComponent",
+    "BackofficeUser",
+    "Base",
+    "ComponentApiConfig",
+    "ComponentField",
+    "ComponentOutputSchema",
+    "ComponentPort",
+    "ConsistentCharacter",
+    "EventLog",
+    "Flow",
+    "Project",
+    "RefreshToken",
+    "Run",
+    "RunNodeResult",
+    "User",
+]
