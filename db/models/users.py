@@ -11,24 +11,23 @@ from sqlalchemy.orm import Mapped, mapped_column
 from db.base import Base, utcnow
 
 
-class User(Base):
+class AccountColumns:
+    """Editor users and backoffice users sign in the same way, from separate tables."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stored lower-cased; usernames keep their case but are unique regardless of it.
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class User(AccountColumns, Base):
     __tablename__ = "users"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(320), unique=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-
-class BackofficeUser(Base):
+class BackofficeUser(AccountColumns, Base):
     __tablename__ = "backoffice_users"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(320), unique=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class RefreshToken(Base):

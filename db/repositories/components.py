@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from db.models import (
+    AgenticComponent,
+    ComponentApiConfig,
+    ComponentField,
+    ComponentOutputSchema,
+    ComponentPort,
+)
+from db.repositories.base import Repository
+
+
+class ComponentRepository(Repository):
+    async def list_all(self) -> Sequence[AgenticComponent]:
+        statement = select(AgenticComponent).order_by(AgenticComponent.order, AgenticComponent.type)
+        return (await self.session.scalars(statement)).all()
+
+    async def get_by_type(self, component_type: str) -> AgenticComponent | None:
+        statement = select(AgenticComponent).where(AgenticComponent.type == component_type)
+        return (await self.session.scalars(statement)).first()
+
+    async def fields_for(self, component_ids: Sequence[uuid.UUID]) -> Sequence[ComponentField]:
+        statement = (
+            select(ComponentField)
+            .where(ComponentField.component_id.in_(component_ids))
+            .order_by(ComponentField.order)
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def ports_for(self, component_ids: Sequence[uuid.UUID]) -> Sequence[ComponentPort]:
+        statement = (
+            select(ComponentPort)
+            .where(ComponentPort.component_id.in_(component_ids))
+            .order_by(ComponentPort.order)
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def api_configs_for(
+        self, component_ids: Sequence[uuid.UUID]
+    ) -> Sequence[ComponentApiConfig]:
+        statement = select(ComponentApiConfig).where(
+            ComponentApiConfig.component_id.in_(component_ids)
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def output_schemas_for(
+        self, component_ids: Sequence[uuid.UUID]
+    ) -> Sequence[ComponentOutputSchema]:
+        statement = select(ComponentOutputSchema).where(
+            ComponentOutputSchema.component_id.in_(component_ids)
+        )
+        return (await self.session.scalars(statement)).all()

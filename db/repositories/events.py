@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from db.models import EventLog
+from db.repositories.base import PageRows, Repository
+
+
+class EventLogRepository(Repository):
+    def add(self, row: EventLog) -> None:
+        self.session.add(row)
+
+    async def page(self, *, user_id: int | None, offset: int, limit: int) -> PageRows[EventLog]:
+        """Newest first: a log is read from the latest entry back."""
+        statement = select(EventLog).order_by(EventLog.created_at.desc(), EventLog.id.desc())
+        if user_id is not None:
+            statement = statement.where(EventLog.user_id == user_id)
+        return await self.fetch_page(statement, offset=offset, limit=limit)

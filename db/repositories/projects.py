@@ -1,0 +1,64 @@
+"""Projects, flows and characters. `owner_id=None` means every owner (a backoffice reader)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Generic, TypeVar
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import ConsistentCharacter, Flow, Project
+from db.repositories.base import PageRows, Repository
+
+Owned = TypeVar("Owned", Project, Flow, ConsistentCharacter)
+OwnedId = int | uuid.UUID
+
+
+class OwnedRepository(Repository, Generic[Owned]):
+    def __init__(self, session: AsyncSession, model: type[Owned]) -> None:
+        super().__init__(session)
+        self.model = model
+
+    async def get(self, object_id: OwnedId, *, owner_id: int | None) -> Owned | None:
+        row = await self.session.get(self.model, object_id)
+        if row is None or (owner_id is not None and row.user_id != owner_id):
+            return None
+        return row
+
+    async def page(
+        self, *, owner_id: int | None, project_id: int | None = None, offset: int, limit: int
+    ) -> PageRows[Owned]:
+        statement = select(self.model).order_by(self.model.created_at, self.model.id)
+        if owner_id is not None:
+            statement = statement.where(self.model.user_id == owner_id)
+        if project_id is not None:
+            statement = statement.where(self._project_column() == project_id)
+        return await self.fetch_page(statement, offset=offset, limit=limit)
+
+    async def list_for_projects(self, project_ids: Sequence[int]) -> Sequence[Owned]:
+        statement = (
+            select(self.model)
+            .where(self._project_column().in_(project_ids))
+            .order_by(self.model.created_at, self.model.id)
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def get_many(self, object_ids: Sequence[OwnedId]) -> Sequence[Owned]:
+        statement = select(self.model).where(self.model.id.in_(object_ids))
+        return (await self.session.scalars(statement)).all()
+
+    async def add(self, row: Owned) -> Owned:
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def delete(self, row: Owned) -> None:
+        # The database cascades to what the row owns (ON DELETE CASCADE on every child).
+        await self.session.execute(delete(self.model).where(self.model.id == row.id))
+
+    def _project_column(self):  # type: ignore[no-untyped-def]
+        if self.model is Project:
+            raise TypeError("projects are not filtered by project")
+        return self.model.project_id

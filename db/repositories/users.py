@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import BackofficeUser, RefreshToken, User
+from db.repositories.base import Repository
+
+Account = TypeVar("Account", User, BackofficeUser)
+
+
+class AccountRepository(Repository, Generic[Account]):
+    """Users or backoffice users, by the model given."""
+
+    def __init__(self, session: AsyncSession, model: type[Account]) -> None:
+        super().__init__(session)
+        self.model = model
+
+    async def get(self, account_id: int) -> Account | None:
+        return await self.session.get(self.model, account_id)
+
+    async def get_many(self, account_ids: Sequence[int]) -> Sequence[Account]:
+        statement = select(self.model).where(self.model.id.in_(account_ids))
+        return (await self.session.scalars(statement)).all()
+
+    async def find_by_identifier(self, identifier: str) -> Account | None:
+        """An email or a username, in any case."""
+        needle = identifier.strip().lower()
+        statement = select(self.model).where(
+            or_(self.model.email == needle, func.lower(self.model.username) == needle)
+        )
+        return (await self.session.scalars(statement)).first()
+
+    async def taken(self, email: str, username: str) -> tuple[bool, bool]:
+        """Whether the (lower-cased) email and the username, in any case, are in use."""
+        statement = select(self.model.email, self.model.username).where(
+            or_(self.model.email == email, func.lower(self.model.username) == username.lower())
+        )
+        rows = (await self.session.execute(statement)).all()
+        return (
+            any(row.email == email for row in rows),
+            any(row.username.lower() == username.lower() for row in rows),
+        )
+
+    async def add(self, account: Account) -> Account:
+        self.session.add(account)
+        await self.session.flush()
+        return account
+
+    async def delete(self, account_id: int) -> None:
+        await self.session.execute(delete(self.model).where(self.model.id == account_id))
+
+
+class RefreshTokenRepository(Repository):
+    async def add(self, token: RefreshToken) -> None:
+        self.session.add(token)
+        await self.session.flush()
+
+    async def get(self, token_id: uuid.UUID) -> RefreshToken | None:
+        return await self.session.get(RefreshToken, token_id)
+
+    async def claim(self, token_id: uuid.UUID, at: datetime) -> bool:
+        """Mark an unused token used, atomically; False when it was used already."""
+        result = await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.id == token_id, RefreshToken.used_at.is_(None))
+            .values(used_at=at)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def revoke_session(self, session_id: uuid.UUID, at: datetime) -> None:
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == session_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )

@@ -1,0 +1,1 @@
+"""The flow execution engine: graph, validation, scheduling, executors, providers, prompts."""
