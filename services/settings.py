@@ -10,18 +10,11 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from services.providers import PROVIDERS
+
 EMBEDDED_DATABASE_FILE = "flows.sqlite3"
 SECRET_KEY_FILE = ".auth_secret_key"
 
-# Provider id -> the prefix of its settings (MISTRAL_API_KEY, MISTRAL_BASE_URL, ...).
-PROVIDER_SETTING_PREFIXES = {
-    "mistral": "MISTRAL",
-    "glm": "GLM",
-    "openrouter": "OPENROUTER",
-    "huggingface": "HF",
-    "claude": "ANTHROPIC",
-    "fireworks": "FIREWORKS",
-}
 
 
 class SettingsError(Exception):
@@ -73,6 +66,7 @@ class Settings:
     embedded: bool = False
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
     provider_concurrency: int = 32
+    bcrypt_rounds: int = 12
     limits: Limits = Limits()
 
 
@@ -92,13 +86,14 @@ def load_settings(
         media_dir=Path(env.get("MEDIA_DIR") or workdir / "media"),
         embedded=embedded,
         providers={
-            provider: ProviderSettings(
-                api_key=env.get(f"{prefix}_API_KEY") or None,
-                base_url=env.get(f"{prefix}_BASE_URL") or None,
+            provider.id: ProviderSettings(
+                api_key=env.get(f"{provider.setting_prefix}_API_KEY") or None,
+                base_url=env.get(f"{provider.setting_prefix}_BASE_URL") or None,
             )
-            for provider, prefix in PROVIDER_SETTING_PREFIXES.items()
+            for provider in PROVIDERS.values()
         },
         provider_concurrency=_int_setting(env, "PROVIDER_CONCURRENCY", 32),
+        bcrypt_rounds=_int_setting(env, "BCRYPT_ROUNDS", 12),
         limits=Limits(
             **{
                 attribute: _int_setting(env, name, getattr(Limits, attribute))

@@ -1,1 +1,62 @@
-"""Fixtures for tests that go through the GraphQL API (filled in with the app)."""
+"""Fixtures for tests that go through the GraphQL API: the real app, over ASGI or a real socket."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+
+from main import create_app
+from services.settings import Settings, load_settings
+from tests.fakes.server import serve_app
+from tests.graphql_client import GraphQLClient
+
+TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256"
+
+
+def test_settings(database_url: str, workdir: Path, **overrides: str) -> Settings:
+    environ = {
+        "DATABASE_URL": database_url,
+        "AUTH_SECRET_KEY": TEST_SECRET_KEY,
+        # The lowest cost bcrypt allows: hashing stays real but fast.
+        "BCRYPT_ROUNDS": "4",
+        "MEDIA_DIR": str(workdir / "media"),
+        **overrides,
+    }
+    return load_settings(environ, workdir=workdir)
+
+
+@pytest.fixture
+def settings(database_url: str, workdir: Path) -> Settings:
+    return test_settings(database_url, workdir)
+
+
+@pytest.fixture
+async def app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Starlette]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def api(app: Starlette) -> AsyncIterator[GraphQLClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield GraphQLClient(http)
+
+
+@pytest.fixture
+async def live_server(settings: Settings, engine: AsyncEngine) -> AsyncIterator[str]:
+    """The app behind uvicorn on a free port, for websocket tests; yields its base URL."""
+    async with serve_app(create_app(settings), lifespan=True) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+async def live_api(live_server: str) -> AsyncIterator[GraphQLClient]:
+    async with httpx.AsyncClient(base_url=live_server) as http:
+        yield GraphQLClient(http)

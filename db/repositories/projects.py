@@ -55,6 +55,9 @@ class OwnedRepository(Repository, Generic[Owned]):
         return row
 
     async def delete(self, row: Owned) -> None:
+        # Pending rows (an event that names this object) must reach the database first, so
+        # that the database's ON DELETE rules see them.
+        await self.session.flush()
         # The database cascades to what the row owns (ON DELETE CASCADE on every child).
         await self.session.execute(delete(self.model).where(self.model.id == row.id))
 

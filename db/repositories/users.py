@@ -79,3 +79,15 @@ class RefreshTokenRepository(Repository):
             .where(RefreshToken.family_id == session_id, RefreshToken.revoked_at.is_(None))
             .values(revoked_at=at)
         )
+
+    async def session_is_open(
+        self, model: type[User] | type[BackofficeUser], account_id: int, session_id: uuid.UUID
+    ) -> bool:
+        """The account exists and nothing of this login session has been revoked."""
+        revoked = (
+            select(RefreshToken.id)
+            .where(RefreshToken.family_id == session_id, RefreshToken.revoked_at.is_not(None))
+            .exists()
+        )
+        statement = select(model.id).where(model.id == account_id, ~revoked)
+        return (await self.session.execute(statement)).first() is not None

@@ -1,0 +1,205 @@
+"""The ASGI application and the command line.
+
+    uv run main.py serve [--host H] [--port P]   start the server (GraphiQL at /graphql)
+    uv run main.py migrate                       apply database migrations
+    uv run main.py seed                          write the component catalog
+    uv run main.py create-user / create-admin    add an editor user / a backoffice user
+    uv run main.py export-schema [FILE]          write the GraphQL SDL (default schema.graphql)
+
+`uvicorn main:app` serves the same application, configured from the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.responses import RedirectResponse
+from starlette.routing import Route, WebSocketRoute
+
+from db.engine import create_engine, create_session_factory
+from db.migrations import upgrade_database
+from resolvers.http import BodySizeLimit, GraphQLView
+from schema.root import build_schema
+from seeds.seeding import seed_catalog
+from services import auth
+from services.backend import open_backend
+from services.errors import DomainError
+from services.settings import Settings, SettingsError, load_settings
+
+logger = logging.getLogger("flow_backend")
+
+SCHEMA_FILE = Path(__file__).resolve().parent / "schema.graphql"
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        if settings.embedded:
+            # The embedded default sets itself up; PostgreSQL is migrated with `migrate`.
+            await prepare_database(engine)
+        backend = await open_backend(settings, engine)
+        app.state.backend = backend
+        try:
+            yield
+        finally:
+            await backend.close()
+
+    view = GraphQLView(build_schema(settings.limits))
+    return Starlette(
+        routes=[
+            Route("/", lambda request: RedirectResponse("/graphql")),
+            Route("/graphql", view, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", view),
+        ],
+        middleware=[Middleware(BodySizeLimit, max_bytes=settings.limits.max_request_bytes)],
+        lifespan=lifespan,
+    )
+
+
+async def prepare_database(engine: AsyncEngine) -> None:
+    """Migrate to the latest schema and seed the catalog; both are safe to repeat."""
+    await upgrade_database(engine)
+    async with create_session_factory(engine)() as session:
+        await seed_catalog(session)
+        await session.commit()
+
+
+def __getattr__(name: str) -> Starlette:
+    # `uvicorn main:app`: built on first access, so importing main has no side effects.
+    if name == "app":
+        return create_app()
+    raise AttributeError(name)
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    port = args.port or settings.port
+    shown_host = "localhost" if args.host in ("0.0.0.0", "127.0.0.1") else args.host
+    print(f"GraphiQL: http://{shown_host}:{port}/graphql", flush=True)
+    if settings.embedded:
+        print(f"Database: {settings.database_url} (embedded SQLite)", flush=True)
+    uvicorn.run(create_app(settings), host=args.host, port=port, log_level=args.log_level)
+
+
+async def migrate(settings: Settings, args: argparse.Namespace) -> None:
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade_database(engine)
+    finally:
+        await engine.dispose()
+    print("database migrated to the latest revision")
+
+
+async def seed(settings: Settings, args: argparse.Namespace) -> None:
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            await seed_catalog(session)
+            await session.commit()
+    finally:
+        await engine.dispose()
+    print("component catalog seeded (restart running servers to serve it)")
+
+
+async def create_user(settings: Settings, args: argparse.Namespace) -> None:
+    await _create_account(settings, args, "user")
+
+
+async def create_admin(settings: Settings, args: argparse.Namespace) -> None:
+    await _create_account(settings, args, "backoffice")
+
+
+async def _create_account(settings: Settings, args: argparse.Namespace, kind: auth.AccountKind) -> None:
+    password = args.password or getpass.getpass("password: ")
+    engine = create_engine(settings.database_url)
+    try:
+        backend = await open_backend(settings, engine)
+        async with backend.session_factory() as session:
+            account = await auth.create_account(
+                session,
+                backend.auth,
+                kind,
+                email=args.email,
+                username=args.username,
+                password=password,
+            )
+            await session.commit()
+    finally:
+        await engine.dispose()
+    print(f"created {'backoffice user' if kind == 'backoffice' else 'user'} {account.username} (id {account.id})")
+
+
+def export_schema(settings: Settings, args: argparse.Namespace) -> None:
+    Path(args.file).write_text(schema_sdl())
+    print(f"wrote {args.file}")
+
+
+def schema_sdl() -> str:
+    return build_schema().as_str() + "\n"
+
+
+Command = Callable[[Settings, argparse.Namespace], Awaitable[None] | None]
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="main.py", description="Flow backend: GraphQL server for LLM prompt flows.")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    serve_parser = commands.add_parser("serve", help="start the server")
+    serve_parser.add_argument("--host", default="127.0.0.1")
+    serve_parser.add_argument("--port", type=int, default=None, help="default: PORT or 8000")
+    serve_parser.add_argument("--log-level", default="info")
+    serve_parser.set_defaults(handler=serve)
+
+    commands.add_parser("migrate", help="apply database migrations").set_defaults(handler=migrate)
+    commands.add_parser("seed", help="write the component catalog").set_defaults(handler=seed)
+    for name, handler, what in (
+        ("create-user", create_user, "an editor user"),
+        ("create-admin", create_admin, "a backoffice user"),
+    ):
+        account_parser = commands.add_parser(name, help=f"add {what}")
+        account_parser.add_argument("--email", required=True)
+        account_parser.add_argument("--username", required=True)
+        account_parser.add_argument("--password", help="asked for when left out")
+        account_parser.set_defaults(handler=handler)
+
+    export_parser = commands.add_parser("export-schema", help="write the GraphQL SDL")
+    export_parser.add_argument("file", nargs="?", default=str(SCHEMA_FILE))
+    export_parser.set_defaults(handler=export_schema)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+        handler: Command = args.handler
+        outcome = handler(settings, args)
+        if outcome is not None:
+            asyncio.run(outcome)  # type: ignore[arg-type]
+    except (SettingsError, DomainError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

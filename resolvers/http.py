@@ -1,0 +1,119 @@
+"""The HTTP and websocket entry: who is calling, and how big a request may be."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET, UnsetType
+
+from schema.context import Context
+from services.backend import Backend
+from services.errors import DomainError
+
+# Where graphql-ws clients put the token in connection_init (Apollo, urql, graphql-ws docs).
+CONNECTION_PARAM_TOKEN_KEYS = ("token", "accessToken", "authToken", "Authorization", "authorization")
+
+
+class GraphQLView(GraphQL[Context, None]):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # A client that never says connection_init should not hold a socket for a minute.
+        kwargs.setdefault("connection_init_wait_timeout", timedelta(seconds=5))
+        super().__init__(*args, **kwargs)
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        backend: Backend = request.app.state.backend
+        return Context(
+            backend=backend,
+            request=request,
+            access_token=_header_token(request) or request.query_params.get("token") or None,
+            client_address=request.client.host if request.client else "unknown",
+        )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """A token in connection_init wins over `?token=`; a bad one closes the socket (4403)."""
+        token = _connection_params_token(context.connection_params)
+        if token:
+            context.access_token = token
+        try:
+            await context.actor()
+        except DomainError as error:
+            raise ConnectionRejectionError({"message": str(error), "code": error.code}) from None
+        return UNSET
+
+
+def _header_token(request: HTTPConnection) -> str | None:
+    return _bearer(request.headers.get("authorization"))
+
+
+def _connection_params_token(params: object) -> str | None:
+    if not isinstance(params, dict):
+        return None
+    headers = params.get("headers")
+    candidates = [params.get(key) for key in CONNECTION_PARAM_TOKEN_KEYS]
+    if isinstance(headers, dict):
+        candidates += [headers.get("Authorization"), headers.get("authorization")]
+    for candidate in candidates:
+        if isinstance(candidate, str) and candidate:
+            return _bearer(candidate) or candidate
+    return None
+
+
+def _bearer(value: str | None) -> str | None:
+    if value and value[:7].lower() == "bearer ":
+        return value[7:].strip() or None
+    return None
+
+
+class BodySizeLimit:
+    """Answers 413 to a request body over `max_bytes`, counted as it arrives (no server caps it)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._too_large()(scope, receive, send)
+            return
+        received = 0
+        response_started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            response_started = response_started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _BodyTooLarge:
+            if not response_started:
+                await self._too_large()(scope, receive, send)
+
+    def _too_large(self) -> Response:
+        return PlainTextResponse(
+            f"request body too large: the limit is {self.max_bytes} bytes", status_code=413
+        )
+
+
+class _BodyTooLarge(Exception):
+    pass

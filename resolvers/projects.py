@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import strawberry
+
+from resolvers.common import given, max_text_length, page_of
+from schema.context import Info
+from schema.inputs import CreateProjectInput, UpdateProjectInput
+from schema.types.pagination import Connection
+from schema.types.projects import Project
+from services import projects
+
+
+async def list_projects(
+    info: Info, first: int | None = None, after: str | None = None
+) -> Connection[Project]:
+    actor = await info.context.require_actor()
+    page = await projects.list_projects(info.context.session, actor, page_of(info, first, after))
+    return Connection.of(page, Project.from_model)
+
+
+async def project(info: Info, id: strawberry.ID) -> Project:
+    actor = await info.context.require_actor()
+    return Project.from_model(await projects.get_project(info.context.session, actor, id))
+
+
+async def create_project(info: Info, input: CreateProjectInput) -> Project:
+    actor = await info.context.require_actor()
+    created = await projects.create_project(
+        info.context.session,
+        actor,
+        name=input.name,
+        description=input.description,
+        max_text_length=max_text_length(info),
+    )
+    return Project.from_model(created)
+
+
+async def update_project(info: Info, id: strawberry.ID, input: UpdateProjectInput) -> Project:
+    actor = await info.context.require_actor()
+    updated = await projects.update_project(
+        info.context.session,
+        actor,
+        id,
+        name=given(input.name),
+        description=given(input.description),
+        max_text_length=max_text_length(info),
+    )
+    return Project.from_model(updated)
+
+
+async def delete_project(info: Info, id: strawberry.ID) -> bool:
+    actor = await info.context.require_actor()
+    return await projects.delete_project(info.context.session, actor, id)

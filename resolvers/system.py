@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from schema.context import Info
+from schema.types.system import Health, Provider
+from services import system
+
+
+async def health(info: Info) -> Health:
+    report = await system.check_health(info.context.session)
+    return Health(status=report.status, database=report.database, version=report.version)
+
+
+async def providers(info: Info) -> list[Provider]:
+    return [
+        Provider(
+            id=status.info.id,
+            name=status.info.name,
+            kind=status.info.kind,
+            available=status.available,
+            default_model=status.info.default_model,
+        )
+        for status in system.provider_statuses(info.context.backend.settings)
+    ]

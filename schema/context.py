@@ -1,0 +1,81 @@
+"""What every resolver receives as `info.context`.
+
+An HTTP request is one operation. A websocket connection carries many operations over one
+connection context; `for_operation` gives each its own database session and DataLoaders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
+
+from db.loaders import Loaders
+from services import auth, events
+from services.auth import Actor
+from services.backend import Backend
+from services.errors import Unauthenticated
+
+
+@dataclass
+class Context:
+    backend: Backend
+    request: HTTPConnection
+    access_token: str | None
+    client_address: str
+    connection_params: dict[str, Any] | None = None
+    # Set once the token has been checked (on a websocket: when the connection opened).
+    authenticated_actor: Actor | None = None
+    _session: AsyncSession | None = field(default=None, repr=False)
+    _loaders: Loaders | None = field(default=None, repr=False)
+
+    @property
+    def session(self) -> AsyncSession:
+        """The operation's database session, opened on first use."""
+        if self._session is None:
+            self._session = self.backend.session_factory()
+        return self._session
+
+    @property
+    def loaders(self) -> Loaders:
+        if self._loaders is None:
+            self._loaders = Loaders(self.session)
+        return self._loaders
+
+    async def actor(self) -> Actor | None:
+        if self.authenticated_actor is None and self.access_token:
+            # A session of its own: a subscription must not hold the operation's open.
+            async with self.backend.session_factory() as session:
+                self.authenticated_actor = await auth.authenticate(
+                    session, self.backend.auth, self.access_token
+                )
+        return self.authenticated_actor
+
+    async def require_actor(self) -> Actor:
+        actor = await self.actor()
+        if actor is None:
+            raise Unauthenticated("sign in first: send 'Authorization: Bearer <access token>'")
+        return actor
+
+    def for_operation(self) -> Context:
+        return replace(self, _session=None, _loaders=None)
+
+    async def finish(self, *, succeeded: bool) -> None:
+        """The one place where an operation's changes are committed, or rolled back."""
+        if self._session is None:
+            return
+        try:
+            if succeeded:
+                await events.commit(self._session, self.backend.bus)
+            else:
+                await events.rollback(self._session)
+        finally:
+            await self._session.close()
+            self._session = None
+            self._loaders = None
+
+
+Info = strawberry.Info[Context, None]

@@ -1,0 +1,37 @@
+"""Schema extensions of our own (the limits and masking come from Strawberry, see schema.root)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from strawberry.extensions import SchemaExtension
+
+from schema.context import Context
+from schema.errors import internal_error
+
+logger = logging.getLogger(__name__)
+
+
+class DatabaseSession(SchemaExtension):
+    """Gives each operation its own context (session, loaders) and commits only if it succeeded."""
+
+    async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
+        connection_context = self.execution_context.context
+        if not isinstance(connection_context, Context):
+            yield
+            return
+        context = connection_context.for_operation()
+        self.execution_context.context = context
+        try:
+            yield
+        finally:
+            result = self.execution_context.result
+            succeeded = result is not None and not getattr(result, "errors", None)
+            try:
+                await context.finish(succeeded=succeeded)
+            except Exception:
+                logger.exception("could not finish the operation's transaction")
+                if result is not None:
+                    result.data = None
+                    result.errors = [internal_error()]

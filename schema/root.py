@@ -1,0 +1,104 @@
+"""The one Strawberry schema: every operation of SPEC section 9, mapped to its resolver."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+import resolvers.auth
+import resolvers.characters
+import resolvers.components
+import resolvers.events
+import resolvers.flows
+import resolvers.projects
+import resolvers.system
+import resolvers.users
+from schema.errors import CodedMaskErrors
+from schema.extensions import DatabaseSession
+from schema.types.accounts import AuthPayload, BackofficeUser, User
+from schema.types.components import Component
+from schema.types.events import EventLog, Notification
+from schema.types.pagination import Connection
+from schema.types.projects import Character, Flow, Project
+from schema.types.system import Health, Provider
+from services.settings import Limits
+
+logger = logging.getLogger(__name__)
+
+
+@strawberry.type
+class Query:
+    health: Health = strawberry.field(resolver=resolvers.system.health)
+    providers: list[Provider] = strawberry.field(resolver=resolvers.system.providers)
+    me: User = strawberry.field(resolver=resolvers.users.me)
+    user: User = strawberry.field(resolver=resolvers.users.user)
+    projects: Connection[Project] = strawberry.field(resolver=resolvers.projects.list_projects)
+    project: Project = strawberry.field(resolver=resolvers.projects.project)
+    components: list[Component] = strawberry.field(resolver=resolvers.components.components)
+    component: Component = strawberry.field(resolver=resolvers.components.component)
+    flows: Connection[Flow] = strawberry.field(resolver=resolvers.flows.list_flows)
+    flow: Flow = strawberry.field(resolver=resolvers.flows.flow)
+    characters: Connection[Character] = strawberry.field(resolver=resolvers.characters.list_characters)
+    character: Character = strawberry.field(resolver=resolvers.characters.character)
+    events: Connection[EventLog] = strawberry.field(resolver=resolvers.events.events)
+
+
+@strawberry.type
+class Mutation:
+    signup: AuthPayload = strawberry.mutation(resolver=resolvers.auth.signup)
+    login: AuthPayload = strawberry.mutation(resolver=resolvers.auth.login)
+    refresh_token: AuthPayload = strawberry.mutation(resolver=resolvers.auth.refresh_token)
+    logout: bool = strawberry.mutation(resolver=resolvers.auth.logout)
+    delete_user: bool = strawberry.mutation(resolver=resolvers.users.delete_user)
+    create_backoffice_user: BackofficeUser = strawberry.mutation(resolver=resolvers.auth.create_backoffice_user)
+    backoffice_login: AuthPayload = strawberry.mutation(resolver=resolvers.auth.backoffice_login)
+    create_project: Project = strawberry.mutation(resolver=resolvers.projects.create_project)
+    update_project: Project = strawberry.mutation(resolver=resolvers.projects.update_project)
+    delete_project: bool = strawberry.mutation(resolver=resolvers.projects.delete_project)
+    create_flow: Flow = strawberry.mutation(resolver=resolvers.flows.create_flow)
+    update_flow: Flow = strawberry.mutation(resolver=resolvers.flows.update_flow)
+    delete_flow: bool = strawberry.mutation(resolver=resolvers.flows.delete_flow)
+    create_character: Character = strawberry.mutation(resolver=resolvers.characters.create_character)
+    update_character: Character = strawberry.mutation(resolver=resolvers.characters.update_character)
+    delete_character: bool = strawberry.mutation(resolver=resolvers.characters.delete_character)
+
+
+@strawberry.type
+class Subscription:
+    notifications: AsyncGenerator[Notification, None] = strawberry.subscription(
+        resolver=resolvers.events.notifications
+    )
+
+
+class AppSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Client mistakes are answered, not logged as server errors; CodedMaskErrors logs the
+        # unexpected ones with their traceback.
+        for error in errors:
+            logger.debug("graphql error", extra={"error": error.message, "path": error.path})
+
+
+def build_schema(limits: Limits = Limits()) -> strawberry.Schema:
+    return AppSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        # DatabaseSession comes first: it opens the operation's transaction before the others
+        # run and, exiting last, commits only after masking has settled the result.
+        extensions=[
+            DatabaseSession,
+            CodedMaskErrors,
+            lambda: QueryDepthLimiter(max_depth=limits.max_query_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=limits.max_query_aliases),
+            lambda: MaxTokensLimiter(max_token_count=limits.max_query_tokens),
+        ],
+        config=StrawberryConfig(disable_field_suggestions=True),
+    )

@@ -1,0 +1,135 @@
+"""Projects and what they hold. Related objects come through the request's DataLoaders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.scalars import JSON
+
+from db.models import ConsistentCharacter as CharacterModel
+from db.models import Flow as FlowModel
+from db.models import Project as ProjectModel
+from schema.context import Info
+from schema.types.accounts import User
+
+
+async def _owner(info: Info, user_id: int) -> User:
+    user = await info.context.loaders.user.load(user_id)
+    assert user is not None, "an owned object always has its owner (ON DELETE CASCADE)"
+    return User.from_model(user)
+
+
+async def _project(info: Info, project_id: int) -> Project:
+    project = await info.context.loaders.project.load(project_id)
+    assert project is not None, "a project's children are deleted with it"
+    return Project.from_model(project)
+
+
+@strawberry.type
+class Project:
+    id: strawberry.ID
+    name: str
+    description: str
+    created_at: datetime
+    updated_at: datetime
+    owner_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def owner(self, info: Info) -> User:
+        return await _owner(info, self.owner_id)
+
+    @strawberry.field(description="The project's flows, oldest first.")
+    async def flows(self, info: Info) -> list[Flow]:
+        rows = await info.context.loaders.flows_by_project.load(int(self.id))
+        return [Flow.from_model(row) for row in rows]
+
+    @strawberry.field(description="The project's characters, oldest first.")
+    async def characters(self, info: Info) -> list[Character]:
+        rows = await info.context.loaders.characters_by_project.load(int(self.id))
+        return [Character.from_model(row) for row in rows]
+
+    @classmethod
+    def from_model(cls, project: ProjectModel) -> Project:
+        return cls(
+            id=strawberry.ID(str(project.id)),
+            name=project.name,
+            description=project.description,
+            created_at=project.created_at,
+            updated_at=project.updated_at,
+            owner_id=project.user_id,
+        )
+
+
+@strawberry.type
+class Flow:
+    id: strawberry.ID
+    name: str
+    graph_data: JSON = strawberry.field(description="React Flow's nodes, edges and viewport.")
+    provider_id: str | None
+    version: int = strawberry.field(description="Send it back with updateFlow: optimistic locking.")
+    created_at: datetime
+    updated_at: datetime
+    owner_id: strawberry.Private[int]
+    project_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def owner(self, info: Info) -> User:
+        return await _owner(info, self.owner_id)
+
+    @strawberry.field
+    async def project(self, info: Info) -> Project:
+        return await _project(info, self.project_id)
+
+    @classmethod
+    def from_model(cls, flow: FlowModel) -> Flow:
+        return cls(
+            id=strawberry.ID(str(flow.id)),
+            name=flow.name,
+            graph_data=flow.graph_data,
+            provider_id=flow.provider_id,
+            version=flow.version,
+            created_at=flow.created_at,
+            updated_at=flow.updated_at,
+            owner_id=flow.user_id,
+            project_id=flow.project_id,
+        )
+
+
+@strawberry.type(description="A consistent character: a persona reused across flows.")
+class Character:
+    id: strawberry.ID
+    name: str
+    description: str
+    appearance: str
+    personality: str
+    outfit: str
+    extra: JSON
+    created_at: datetime
+    updated_at: datetime
+    owner_id: strawberry.Private[int]
+    project_id: strawberry.Private[int | None]
+
+    @strawberry.field
+    async def owner(self, info: Info) -> User:
+        return await _owner(info, self.owner_id)
+
+    @strawberry.field
+    async def project(self, info: Info) -> Project | None:
+        return None if self.project_id is None else await _project(info, self.project_id)
+
+    @classmethod
+    def from_model(cls, character: CharacterModel) -> Character:
+        return cls(
+            id=strawberry.ID(str(character.id)),
+            name=character.name,
+            description=character.description,
+            appearance=character.appearance,
+            personality=character.personality,
+            outfit=character.outfit,
+            extra=character.extra,
+            created_at=character.created_at,
+            updated_at=character.updated_at,
+            owner_id=character.user_id,
+            project_id=character.project_id,
+        )

@@ -1,0 +1,208 @@
+"""Accounts and sessions: signup, login, rotating refresh tokens, logout, and token -> Actor."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import BackofficeUser, RefreshToken, User
+from db.repositories.users import AccountRepository, RefreshTokenRepository
+from services import passwords
+from services.errors import Conflict, Forbidden, Unauthenticated
+from services.events import record_event
+from services.rate_limit import LoginRateLimiter
+from services.tokens import AccountKind, TokenClaims, TokenCodec
+from services.validation import clean_email, clean_username
+
+ACCOUNT_MODELS: dict[AccountKind, type[User] | type[BackofficeUser]] = {
+    "user": User,
+    "backoffice": BackofficeUser,
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is calling: an editor user or a backoffice user, within one login session."""
+
+    kind: AccountKind
+    id: int
+    session_id: uuid.UUID
+
+    @property
+    def is_backoffice(self) -> bool:
+        return self.kind == "backoffice"
+
+    @property
+    def owner_filter(self) -> int | None:
+        """The owner whose objects this actor may see; None = everyone's (backoffice)."""
+        return None if self.is_backoffice else self.id
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    tokens: TokenCodec
+    bcrypt_rounds: int
+    login_limiter: LoginRateLimiter
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    account: User | BackofficeUser
+
+
+def require_user(actor: Actor | None) -> Actor:
+    """For operations that act as an editor user (creating projects, flows, ...)."""
+    if actor is None:
+        raise Unauthenticated("sign in first")
+    if actor.is_backoffice:
+        raise Forbidden("this operation needs an editor user account, not a backoffice one")
+    return actor
+
+
+def require_backoffice(actor: Actor | None) -> Actor:
+    if actor is None:
+        raise Unauthenticated("sign in as a backoffice user first")
+    if not actor.is_backoffice:
+        raise Forbidden("only backoffice users may do this")
+    return actor
+
+
+async def create_account(
+    session: AsyncSession,
+    config: AuthConfig,
+    kind: AccountKind,
+    *,
+    email: str,
+    username: str,
+    password: str,
+) -> User | BackofficeUser:
+    email = clean_email(email)
+    username = clean_username(username)
+    passwords.check_password_policy(password, identities=(email.split("@")[0], username))
+    repository = AccountRepository(session, ACCOUNT_MODELS[kind])
+    email_taken, username_taken = await repository.taken(email, username)
+    if email_taken:
+        raise Conflict("email: an account with this email already exists")
+    if username_taken:
+        raise Conflict("username: this username is taken")
+    password_hash = await passwords.hash_password(password, rounds=config.bcrypt_rounds)
+    account = await repository.add(
+        ACCOUNT_MODELS[kind](email=email, username=username, password_hash=password_hash)
+    )
+    record_event(
+        session,
+        f"{'user' if kind == 'user' else 'backoffice_user'}.created",
+        user_id=account.id if kind == "user" else None,
+        payload={"accountId": account.id, "username": account.username},
+    )
+    return account
+
+
+async def signup(
+    session: AsyncSession, config: AuthConfig, *, email: str, username: str, password: str
+) -> AuthResult:
+    user = await create_account(
+        session, config, "user", email=email, username=username, password=password
+    )
+    return await _start_session(session, config, "user", user)
+
+
+async def login(
+    session: AsyncSession,
+    config: AuthConfig,
+    kind: AccountKind,
+    *,
+    identifier: str,
+    password: str,
+    address: str,
+) -> AuthResult:
+    limiter_key = f"{kind}:{identifier}"
+    config.login_limiter.check(limiter_key, address)
+    account = await AccountRepository(session, ACCOUNT_MODELS[kind]).find_by_identifier(identifier)
+    if not await passwords.verify_password(password, account.password_hash if account else None):
+        config.login_limiter.record_failure(limiter_key, address)
+        raise Unauthenticated("wrong email, username or password")
+    assert account is not None
+    return await _start_session(session, config, kind, account)
+
+
+async def refresh(session: AsyncSession, config: AuthConfig, refresh_token: str) -> AuthResult:
+    claims = config.tokens.decode(refresh_token, "refresh")
+    tokens = RefreshTokenRepository(session)
+    stored = await tokens.get(claims.token_id)
+    now = datetime.now(UTC)
+    if stored is None or stored.revoked_at is not None:
+        raise Unauthenticated("refresh token has been revoked")
+    if not await tokens.claim(claims.token_id, now):
+        # A used token presented again means it leaked: end the whole session.
+        await tokens.revoke_session(claims.session_id, now)
+        raise Unauthenticated("refresh token has already been used")
+    account = await AccountRepository(session, ACCOUNT_MODELS[claims.account_kind]).get(
+        claims.account_id
+    )
+    if account is None:
+        raise Unauthenticated("the account no longer exists")
+    return await _issue_tokens(session, config, claims.account_kind, account, claims.session_id)
+
+
+async def logout(session: AsyncSession, config: AuthConfig, refresh_token: str) -> bool:
+    claims = config.tokens.decode(refresh_token, "refresh")
+    await RefreshTokenRepository(session).revoke_session(claims.session_id, datetime.now(UTC))
+    return True
+
+
+async def authenticate(session: AsyncSession, config: AuthConfig, access_token: str) -> Actor:
+    """The actor behind an access token, if the token is valid and its session still open."""
+    claims = config.tokens.decode(access_token, "access")
+    await _require_open_session(session, claims)
+    return Actor(kind=claims.account_kind, id=claims.account_id, session_id=claims.session_id)
+
+
+async def _require_open_session(session: AsyncSession, claims: TokenClaims) -> None:
+    model = ACCOUNT_MODELS[claims.account_kind]
+    if not await RefreshTokenRepository(session).session_is_open(
+        model, claims.account_id, claims.session_id
+    ):
+        raise Unauthenticated("the session has ended; sign in again")
+
+
+async def _start_session(
+    session: AsyncSession, config: AuthConfig, kind: AccountKind, account: User | BackofficeUser
+) -> AuthResult:
+    return await _issue_tokens(session, config, kind, account, uuid.uuid4())
+
+
+async def _issue_tokens(
+    session: AsyncSession,
+    config: AuthConfig,
+    kind: AccountKind,
+    account: User | BackofficeUser,
+    session_id: uuid.UUID,
+) -> AuthResult:
+    access_token, access_claims = config.tokens.issue(
+        "access", account_kind=kind, account_id=account.id, session_id=session_id
+    )
+    refresh_token, refresh_claims = config.tokens.issue(
+        "refresh", account_kind=kind, account_id=account.id, session_id=session_id
+    )
+    await RefreshTokenRepository(session).add(
+        RefreshToken(
+            id=refresh_claims.token_id,
+            family_id=session_id,
+            user_id=account.id if kind == "user" else None,
+            backoffice_user_id=account.id if kind == "backoffice" else None,
+            expires_at=refresh_claims.expires_at,
+        )
+    )
+    return AuthResult(
+        access_token=access_token,
+        refresh_token=refresh_token,
+        expires_in=int(config.tokens.access_lifetime.total_seconds()),
+        account=account,
+    )

@@ -1,0 +1,128 @@
+"""Domain events: recorded in the caller's transaction, delivered only once it commits.
+
+`record_event` writes the `event_logs` row in the same transaction as the change it describes, so
+a rolled-back mutation leaves neither. `commit` commits and then hands the events to the bus,
+which runs the handlers registered in `services.event_handlers`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.base import utcnow
+from db.models import EventLog
+from db.repositories.events import EventLogRepository
+from services.notifications import NotificationHub
+
+logger = logging.getLogger(__name__)
+
+_PENDING_EVENTS = "pending_domain_events"
+ALL_EVENTS = "*"
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    name: str
+    payload: Mapping[str, Any]
+    user_id: int | None
+    project_id: int | None = None
+    session_id: str | None = None
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    created_at: datetime = field(default_factory=utcnow)
+
+    @classmethod
+    def from_row(cls, row: EventLog) -> DomainEvent:
+        return cls(
+            name=row.event_name,
+            payload=row.payload,
+            user_id=row.user_id,
+            project_id=row.project_id,
+            session_id=row.session_id,
+            id=row.id,
+            created_at=row.created_at,
+        )
+
+
+def record_event(
+    session: AsyncSession,
+    name: str,
+    *,
+    user_id: int | None,
+    payload: Mapping[str, Any],
+    project_id: int | None = None,
+    session_id: str | None = None,
+) -> DomainEvent:
+    event = DomainEvent(
+        name=name,
+        payload=dict(payload),
+        user_id=user_id,
+        project_id=project_id,
+        session_id=session_id,
+    )
+    EventLogRepository(session).add(
+        EventLog(
+            id=event.id,
+            event_name=event.name,
+            payload=dict(event.payload),
+            user_id=event.user_id,
+            project_id=event.project_id,
+            session_id=event.session_id,
+            created_at=event.created_at,
+        )
+    )
+    session.info.setdefault(_PENDING_EVENTS, []).append(event)
+    return event
+
+
+Handler = Callable[[DomainEvent, "EventBus"], Awaitable[None]]
+
+
+class EventHandlers:
+    """A registry filled by the `on` decorator, in one module: `services.event_handlers`."""
+
+    def __init__(self) -> None:
+        self._handlers: defaultdict[str, list[Handler]] = defaultdict(list)
+
+    def on(self, *event_names: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            for name in event_names:
+                self._handlers[name].append(handler)
+            return handler
+
+        return register
+
+    def for_event(self, name: str) -> list[Handler]:
+        return [*self._handlers.get(name, ()), *self._handlers.get(ALL_EVENTS, ())]
+
+
+class EventBus:
+    def __init__(self, handlers: EventHandlers) -> None:
+        self.handlers = handlers
+        self.notifications = NotificationHub()
+
+    async def publish(self, events: Sequence[DomainEvent]) -> None:
+        for event in events:
+            for handler in self.handlers.for_event(event.name):
+                try:
+                    await handler(event, self)
+                except Exception:
+                    # The change is committed already; a failing handler must not undo the reply.
+                    logger.exception("event handler failed", extra={"event": event.name})
+
+
+async def commit(session: AsyncSession, bus: EventBus) -> None:
+    await session.commit()
+    await bus.publish(session.info.pop(_PENDING_EVENTS, []))
+
+
+async def rollback(session: AsyncSession) -> None:
+    await session.rollback()
+    session.info.pop(_PENDING_EVENTS, None)

@@ -1,0 +1,1 @@
+"""Provider clients the engine calls: OpenAI-compatible text, Anthropic text, Fireworks images."""

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Flow
+from db.repositories.projects import OwnedRepository
+from services.auth import Actor, require_user
+from services.errors import BadInput, Conflict
+from services.events import record_event
+from services.execution.graph import EMPTY_GRAPH_JSON, GraphLimits, GraphShapeError, parse_graph
+from services.ownership import get_visible
+from services.pagination import Page, PageRequest
+from services.projects import get_project
+from services.providers import TEXT_PROVIDER_IDS
+from services.validation import clean_name, parse_uuid
+
+
+async def get_flow(session: AsyncSession, actor: Actor, flow_id: str) -> Flow:
+    return await get_visible(session, actor, Flow, "flow", parse_uuid("flow", flow_id))
+
+
+async def list_flows(
+    session: AsyncSession, actor: Actor, request: PageRequest, *, project_id: str | None
+) -> Page[Flow]:
+    project = await get_project(session, actor, project_id) if project_id is not None else None
+    rows = await OwnedRepository(session, Flow).page(
+        owner_id=actor.owner_filter,
+        project_id=project.id if project else None,
+        offset=request.offset,
+        limit=request.limit,
+    )
+    return Page.from_rows(rows)
+
+
+async def create_flow(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    project_id: str,
+    name: str,
+    graph_data: object | None,
+    provider_id: str | None,
+    limits: GraphLimits,
+) -> Flow:
+    user = require_user(actor)
+    project = await get_project(session, actor, project_id)
+    flow = await OwnedRepository(session, Flow).add(
+        Flow(
+            user_id=user.id,
+            project_id=project.id,
+            name=clean_name("name", name),
+            graph_data=_checked_graph(EMPTY_GRAPH_JSON if graph_data is None else graph_data, limits),
+            provider_id=_checked_provider(provider_id),
+        )
+    )
+    _record(session, actor, "flow.created", flow)
+    return flow
+
+
+async def update_flow(
+    session: AsyncSession,
+    actor: Actor,
+    flow_id: str,
+    *,
+    version: int,
+    name: str | None,
+    graph_data: object | None,
+    provider_id: str | None,
+    clear_provider: bool,
+    limits: GraphLimits,
+) -> Flow:
+    """`version` is the one the client last read: an update on top of another is refused."""
+    flow = await get_flow(session, actor, flow_id)
+    if version != flow.version:
+        raise Conflict(
+            f"version: flow {flow.id} is at version {flow.version}, not {version}; "
+            "reload it and apply your change again"
+        )
+    if name is not None:
+        flow.name = clean_name("name", name)
+    if graph_data is not None:
+        flow.graph_data = _checked_graph(graph_data, limits)
+    if provider_id is not None or clear_provider:
+        flow.provider_id = None if clear_provider else _checked_provider(provider_id)
+    await session.flush()
+    _record(session, actor, "flow.updated", flow)
+    return flow
+
+
+async def delete_flow(session: AsyncSession, actor: Actor, flow_id: str) -> bool:
+    flow = await get_flow(session, actor, flow_id)
+    _record(session, actor, "flow.deleted", flow)
+    await OwnedRepository(session, Flow).delete(flow)
+    return True
+
+
+def _checked_graph(graph_data: object, limits: GraphLimits) -> dict[str, Any]:
+    """The graph as the editor sent it, once its shape is right: React Flow's extra keys
+    (parentId, measured, style, ...) are the editor's to keep."""
+    try:
+        parse_graph(graph_data, limits)
+    except GraphShapeError as error:
+        raise BadInput(f"graphData.{error.path}", error.problem) from None
+    assert isinstance(graph_data, dict)
+    return graph_data
+
+
+def _checked_provider(provider_id: str | None) -> str | None:
+    if provider_id is None or provider_id in TEXT_PROVIDER_IDS:
+        return provider_id
+    raise BadInput(
+        "providerId", f"unknown text provider {provider_id!r}; known: {', '.join(TEXT_PROVIDER_IDS)}"
+    )
+
+
+def _record(session: AsyncSession, actor: Actor, name: str, flow: Flow) -> None:
+    record_event(
+        session,
+        name,
+        user_id=flow.user_id,
+        project_id=flow.project_id,
+        session_id=str(actor.session_id),
+        payload={"flowId": str(flow.id), "name": flow.name, "version": flow.version},
+    )

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Project
+from db.repositories.projects import OwnedRepository
+from services.auth import Actor, require_user
+from services.events import record_event
+from services.ownership import get_visible
+from services.pagination import Page, PageRequest
+from services.validation import clean_name, clean_text, parse_int_id
+
+
+async def get_project(session: AsyncSession, actor: Actor, project_id: str) -> Project:
+    return await get_visible(session, actor, Project, "project", parse_int_id("project", project_id))
+
+
+async def list_projects(session: AsyncSession, actor: Actor, request: PageRequest) -> Page[Project]:
+    rows = await OwnedRepository(session, Project).page(
+        owner_id=actor.owner_filter, offset=request.offset, limit=request.limit
+    )
+    return Page.from_rows(rows)
+
+
+async def create_project(
+    session: AsyncSession, actor: Actor, *, name: str, description: str, max_text_length: int
+) -> Project:
+    user = require_user(actor)
+    project = await OwnedRepository(session, Project).add(
+        Project(
+            user_id=user.id,
+            name=clean_name("name", name),
+            description=clean_text("description", description, max_length=max_text_length),
+        )
+    )
+    _record(session, actor, "project.created", project)
+    return project
+
+
+async def update_project(
+    session: AsyncSession,
+    actor: Actor,
+    project_id: str,
+    *,
+    name: str | None,
+    description: str | None,
+    max_text_length: int,
+) -> Project:
+    project = await get_project(session, actor, project_id)
+    if name is not None:
+        project.name = clean_name("name", name)
+    if description is not None:
+        project.description = clean_text("description", description, max_length=max_text_length)
+    await session.flush()
+    _record(session, actor, "project.updated", project)
+    return project
+
+
+async def delete_project(session: AsyncSession, actor: Actor, project_id: str) -> bool:
+    project = await get_project(session, actor, project_id)
+    _record(session, actor, "project.deleted", project)
+    await OwnedRepository(session, Project).delete(project)
+    return True
+
+
+def _record(session: AsyncSession, actor: Actor, name: str, project: Project) -> None:
+    record_event(
+        session,
+        name,
+        user_id=project.user_id,
+        project_id=project.id,
+        session_id=str(actor.session_id),
+        payload={"projectId": project.id, "name": project.name},
+    )
