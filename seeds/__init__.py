@@ -1,0 +1,1 @@
+"""Data the application needs in its database to work: the component catalog and its seeding."""
