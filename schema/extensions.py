@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 
+from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from schema.context import Context
 from schema.errors import internal_error
+from services.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +29,7 @@ class DatabaseSession(SchemaExtension):
             yield
         finally:
             result = self.execution_context.result
-            succeeded = result is not None and not getattr(result, "errors", None)
+            succeeded = result is not None and _keeps_changes(getattr(result, "errors", None))
             try:
                 await context.finish(succeeded=succeeded)
             except Exception:
@@ -35,3 +37,10 @@ class DatabaseSession(SchemaExtension):
                 if result is not None:
                     result.data = None
                     result.errors = [internal_error()]
+
+
+def _keeps_changes(errors: list[GraphQLError] | None) -> bool:
+    return all(
+        isinstance(error.original_error, DomainError) and error.original_error.keeps_changes
+        for error in errors or ()
+    )

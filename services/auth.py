@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import BackofficeUser, RefreshToken, User
 from db.repositories.users import AccountRepository, RefreshTokenRepository
 from services import passwords
-from services.errors import Conflict, Forbidden, Unauthenticated
+from services.errors import Conflict, Forbidden, SessionRevoked, Unauthenticated
 from services.events import record_event
 from services.rate_limit import LoginRateLimiter
 from services.tokens import AccountKind, TokenClaims, TokenCodec
@@ -142,7 +142,7 @@ async def refresh(session: AsyncSession, config: AuthConfig, refresh_token: str)
     if not await tokens.claim(claims.token_id, now):
         # A used token presented again means it leaked: end the whole session.
         await tokens.revoke_session(claims.session_id, now)
-        raise Unauthenticated("refresh token has already been used")
+        raise SessionRevoked("refresh token has already been used; the session is now closed")
     account = await AccountRepository(session, ACCOUNT_MODELS[claims.account_kind]).get(
         claims.account_id
     )

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 class DomainError(Exception):
     code = "INTERNAL"
+    # Most errors undo the operation. A few report a refusal whose side effect must stand,
+    # e.g. revoking a session whose refresh token leaked.
+    keeps_changes = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -13,6 +16,10 @@ class DomainError(Exception):
 
 class Unauthenticated(DomainError):
     code = "UNAUTHENTICATED"
+
+
+class SessionRevoked(Unauthenticated):
+    keeps_changes = True
 
 
 class Forbidden(DomainError):

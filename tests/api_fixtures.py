@@ -52,7 +52,8 @@ async def api(app: Starlette) -> AsyncIterator[GraphQLClient]:
 @pytest.fixture
 async def live_server(settings: Settings, engine: AsyncEngine) -> AsyncIterator[str]:
     """The app behind uvicorn on a free port, for websocket tests; yields its base URL."""
-    async with serve_app(create_app(settings), lifespan=True) as base_url:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application), serve_app(application) as base_url:
         yield base_url
 
 

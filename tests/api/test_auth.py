@@ -1,0 +1,155 @@
+"""Sign-up, login, refresh-token rotation, logout and the backoffice (SPEC section 10)."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.applications import Starlette
+
+from services import auth
+from tests.graphql_client import GraphQLClient
+
+LOGIN = """
+mutation Login($identifier: String!, $password: String!) {
+  login(input: {identifier: $identifier, password: $password}) {
+    accessToken refreshToken expiresIn user { __typename id username }
+  }
+}
+"""
+BACKOFFICE_LOGIN = LOGIN.replace("  login(", "  backofficeLogin(")
+REFRESH = "mutation($token: String!) { refreshToken(refreshToken: $token) { accessToken refreshToken } }"
+LOGOUT = "mutation($token: String!) { logout(refreshToken: $token) }"
+ME = "{ me { id username email } }"
+PASSWORD = "correct horse battery"
+
+
+async def create_admin(app: Starlette, username: str = "root") -> None:
+    backend = app.state.backend
+    async with backend.session_factory() as session:
+        await auth.create_account(
+            session,
+            backend.auth,
+            "backoffice",
+            email=f"{username}@example.com",
+            username=username,
+            password=PASSWORD,
+        )
+        await session.commit()
+
+
+async def test_signup_returns_tokens_that_identify_the_new_user(api: GraphQLClient) -> None:
+    alice = await api.signup("alice")
+    me = (await api.execute(ME, token=alice.access_token)).ok()["me"]
+    assert me == {"id": alice.id, "username": "alice", "email": "alice@example.com"}
+
+
+@pytest.mark.parametrize("identifier", ["alice", "alice@example.com", "ALICE@example.com"])
+async def test_login_accepts_username_or_email(api: GraphQLClient, identifier: str) -> None:
+    await api.signup("alice")
+    result = await api.execute(LOGIN, {"identifier": identifier, "password": PASSWORD})
+    payload = result.ok()["login"]
+    assert payload["user"]["username"] == "alice"
+    assert payload["expiresIn"] == 30 * 60
+
+
+async def test_login_with_a_wrong_password_is_refused(api: GraphQLClient) -> None:
+    await api.signup("alice")
+    result = await api.execute(LOGIN, {"identifier": "alice", "password": "wrong password!!"})
+    assert result.error_code == "UNAUTHENTICATED"
+    assert result.data is None
+
+
+async def test_login_attempts_are_rate_limited_per_identifier(api: GraphQLClient) -> None:
+    await api.signup("alice")
+    for _ in range(10):
+        failed = await api.execute(LOGIN, {"identifier": "alice", "password": "wrong password!!"})
+        assert failed.error_code == "UNAUTHENTICATED"
+    limited = await api.execute(LOGIN, {"identifier": "alice", "password": PASSWORD})
+    assert limited.error_code == "RATE_LIMITED"
+    assert limited.errors[0]["extensions"]["retryAfterSeconds"] > 0
+
+
+async def test_refresh_token_gives_a_new_working_pair(api: GraphQLClient) -> None:
+    alice = await api.signup("alice")
+    pair = (await api.execute(REFRESH, {"token": alice.refresh_token})).ok()["refreshToken"]
+    assert pair["refreshToken"] != alice.refresh_token
+    assert (await api.execute(ME, token=pair["accessToken"])).ok()["me"]["username"] == "alice"
+
+
+async def test_a_used_refresh_token_is_refused(api: GraphQLClient) -> None:
+    alice = await api.signup("alice")
+    (await api.execute(REFRESH, {"token": alice.refresh_token})).ok()
+    reused = await api.execute(REFRESH, {"token": alice.refresh_token})
+    assert reused.error_code == "UNAUTHENTICATED"
+
+
+async def test_reusing_a_refresh_token_ends_the_whole_session(api: GraphQLClient) -> None:
+    alice = await api.signup("alice")
+    pair = (await api.execute(REFRESH, {"token": alice.refresh_token})).ok()["refreshToken"]
+    await api.execute(REFRESH, {"token": alice.refresh_token})
+    assert (await api.execute(ME, token=pair["accessToken"])).error_code == "UNAUTHENTICATED"
+    assert (await api.execute(REFRESH, {"token": pair["refreshToken"]})).error_code == "UNAUTHENTICATED"
+
+
+async def test_logout_revokes_the_session(api: GraphQLClient) -> None:
+    alice = await api.signup("alice")
+    assert (await api.execute(LOGOUT, {"token": alice.refresh_token})).ok() == {"logout": True}
+    assert (await api.execute(ME, token=alice.access_token)).error_code == "UNAUTHENTICATED"
+    assert (await api.execute(REFRESH, {"token": alice.refresh_token})).error_code == "UNAUTHENTICATED"
+
+
+async def test_logout_leaves_other_sessions_open(api: GraphQLClient) -> None:
+    alice = await api.signup("alice")
+    other = (await api.execute(LOGIN, {"identifier": "alice", "password": PASSWORD})).ok()["login"]
+    (await api.execute(LOGOUT, {"token": alice.refresh_token})).ok()
+    assert (await api.execute(ME, token=other["accessToken"])).ok()["me"]["username"] == "alice"
+
+
+async def test_an_access_token_is_refused_as_a_refresh_token(api: GraphQLClient) -> None:
+    alice = await api.signup("alice")
+    assert (await api.execute(REFRESH, {"token": alice.access_token})).error_code == "UNAUTHENTICATED"
+
+
+async def test_a_refresh_token_is_refused_as_an_access_token(api: GraphQLClient) -> None:
+    alice = await api.signup("alice")
+    assert (await api.execute(ME, token=alice.refresh_token)).error_code == "UNAUTHENTICATED"
+
+
+async def test_anonymous_me_is_unauthenticated(api: GraphQLClient) -> None:
+    assert (await api.execute(ME)).error_code == "UNAUTHENTICATED"
+
+
+async def test_backoffice_login_works_for_an_admin_made_on_the_command_line(
+    api: GraphQLClient, app: Starlette
+) -> None:
+    await create_admin(app)
+    payload = (await api.execute(BACKOFFICE_LOGIN, {"identifier": "root", "password": PASSWORD})).ok()
+    assert payload["backofficeLogin"]["user"]["__typename"] == "BackofficeUser"
+
+
+async def test_a_user_cannot_log_in_to_the_backoffice(api: GraphQLClient) -> None:
+    await api.signup("alice")
+    result = await api.execute(BACKOFFICE_LOGIN, {"identifier": "alice", "password": PASSWORD})
+    assert result.error_code == "UNAUTHENTICATED"
+
+
+async def test_a_backoffice_token_creates_backoffice_users(api: GraphQLClient, app: Starlette) -> None:
+    await create_admin(app)
+    root = (await api.execute(BACKOFFICE_LOGIN, {"identifier": "root", "password": PASSWORD})).ok()
+    created = await api.execute(
+        'mutation { createBackofficeUser(input: {email: "ops@example.com", username: "ops", '
+        'password: "another long passphrase"}) { username } }',
+        token=root["backofficeLogin"]["accessToken"],
+    )
+    assert created.ok() == {"createBackofficeUser": {"username": "ops"}}
+
+
+async def test_a_backoffice_token_is_not_a_user_token(api: GraphQLClient, app: Starlette) -> None:
+    await create_admin(app)
+    root = (await api.execute(BACKOFFICE_LOGIN, {"identifier": "root", "password": PASSWORD})).ok()
+    result = await api.execute(
+        'mutation { createProject(input: {name: "x"}) { id } }',
+        token=root["backofficeLogin"]["accessToken"],
+    )
+    assert result.error_code == "FORBIDDEN"
+
+

@@ -1,0 +1,118 @@
+"""The real server, started as a user would (`main.py serve`, fresh SQLite), driven by `gql`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from gql import Client, GraphQLRequest
+from gql.transport.httpx import HTTPXAsyncTransport
+from gql.transport.websockets import WebsocketsTransport
+
+MAIN = Path(__file__).resolve().parent.parent / "main.py"
+
+SIGNUP = """mutation($input: SignupInput!) { signup(input: $input) { accessToken user { username } } }"""
+LOGIN = """mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken } }"""
+CREATE_PROJECT = """mutation($name: String!) { createProject(input: {name: $name}) { id name } }"""
+CREATE_FLOW = """mutation($input: CreateFlowInput!) { createFlow(input: $input) { id name version graphData } }"""
+READ_BACK = """query($id: ID!) { flow(id: $id) { name graphData project { name flows { id } } owner { username } } }"""
+NOTIFICATIONS = "subscription { notifications { eventName payload } }"
+
+GRAPH = {
+    "nodes": [
+        {"id": "idea", "type": "initialPrompt", "position": {"x": 0, "y": 0}, "data": {"text": "a lighthouse"}},
+        {"id": "out", "type": "textOutput", "position": {"x": 300, "y": 0}, "data": {"label": "Prompt"}},
+    ],
+    "edges": [{"id": "e1", "source": "idea", "target": "out", "sourceHandle": "text", "targetHandle": "text"}],
+    "viewport": {"x": 0, "y": 0, "zoom": 1},
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    environ = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    process = subprocess.Popen(
+        [sys.executable, str(MAIN), "serve", "--port", str(port), "--log-level", "warning"],
+        cwd=tmp_path,
+        env={**environ, "BCRYPT_ROUNDS": "4"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base_url, process)
+        yield base_url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert (tmp_path / "flows.sqlite3").is_file()
+
+
+def wait_until_up(base_url: str, process: subprocess.Popen[str]) -> None:
+    for _ in range(300):
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {process.stdout.read() if process.stdout else ''}")
+        try:
+            if httpx.post(f"{base_url}/graphql", json={"query": "{ health { status } }"}).is_success:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("server did not start within 30 s")
+
+
+def request(document: str, **variables: object) -> GraphQLRequest:
+    return GraphQLRequest(document, variable_values=variables)
+
+
+async def test_a_user_signs_up_builds_a_flow_and_is_notified(server: str) -> None:
+    credentials = {"password": "a long passphrase"}
+    async with Client(transport=HTTPXAsyncTransport(url=f"{server}/graphql")) as anonymous:
+        await anonymous.execute(request(SIGNUP, input={"email": "mira@example.com", "username": "mira", **credentials}))
+        login = await anonymous.execute(request(LOGIN, input={"identifier": "mira@example.com", **credentials}))
+    token = login["login"]["accessToken"]
+    http = HTTPXAsyncTransport(url=f"{server}/graphql", headers={"Authorization": f"Bearer {token}"})
+    websocket = WebsocketsTransport(
+        url=server.replace("http://", "ws://") + "/graphql",
+        init_payload={"token": token},
+        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+    )
+    async with Client(transport=http) as api, Client(transport=websocket) as live:
+        notifications = live.subscribe(request(NOTIFICATIONS))
+        first_notification = asyncio.ensure_future(anext(notifications))
+        await asyncio.sleep(0.3)  # the subscription is registered before anything happens
+
+        project = (await api.execute(request(CREATE_PROJECT, name="Harbour")))["createProject"]
+        flow = (
+            await api.execute(request(
+                    CREATE_FLOW,
+                    input={"projectId": project["id"], "name": "Lighthouse", "graphData": GRAPH},
+                ))
+        )["createFlow"]
+        read_back = (await api.execute(request(READ_BACK, id=flow["id"])))["flow"]
+
+        notification = await asyncio.wait_for(first_notification, timeout=10)
+        await notifications.aclose()
+
+    assert flow["version"] == 1
+    assert read_back["graphData"] == GRAPH
+    assert read_back["project"] == {"name": "Harbour", "flows": [{"id": flow["id"]}]}
+    assert read_back["owner"] == {"username": "mira"}
+    assert notification["notifications"]["eventName"] == "project.created"
+    assert notification["notifications"]["payload"]["name"] == "Harbour"

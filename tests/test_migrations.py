@@ -1,0 +1,72 @@
+"""The Alembic migrations build exactly the models' schema, on both databases, and undo cleanly."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from db.engine import create_engine
+from db.migrations import downgrade_database, upgrade_database
+from db.models import Base
+from tests.conftest import BACKENDS
+
+
+@pytest.fixture(params=BACKENDS)
+async def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """An empty database of its own: a new SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'fresh.sqlite3'}")
+        yield engine
+        await engine.dispose()
+        return
+    server_url = make_url(os.environ["TEST_DATABASE_URL"])
+    name = f"migrations_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(
+        host=server_url.host, port=server_url.port, user=server_url.username, database="postgres"
+    )
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    engine = create_engine(server_url.set(database=name).render_as_string(hide_password=False))
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def differences(connection: Connection) -> list[object]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, Base.metadata))
+
+
+def table_names(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names()) - {"alembic_version"}
+
+
+async def test_upgraded_database_matches_the_models(fresh_engine: AsyncEngine) -> None:
+    await upgrade_database(fresh_engine)
+    async with fresh_engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
+
+
+async def test_upgrade_creates_every_table_of_the_models(fresh_engine: AsyncEngine) -> None:
+    await upgrade_database(fresh_engine)
+    async with fresh_engine.connect() as connection:
+        assert await connection.run_sync(table_names) == set(Base.metadata.tables)
+
+
+async def test_downgrade_to_base_removes_every_table(fresh_engine: AsyncEngine) -> None:
+    await upgrade_database(fresh_engine)
+    await downgrade_database(fresh_engine, "base")
+    async with fresh_engine.connect() as connection:
+        assert await connection.run_sync(table_names) == set()
