@@ -130,6 +130,8 @@ async def _create_account(settings: Settings, args: argparse.Namespace, kind: au
     password = args.password or getpass.getpass("password: ")
     engine = create_engine(settings.database_url)
     try:
+        if settings.embedded:
+            await prepare_database(engine)
         backend = await open_backend(settings, engine)
         async with backend.session_factory() as session:
             account = await auth.create_account(

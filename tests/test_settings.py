@@ -1,0 +1,64 @@
+"""Settings from the environment and `.env` (SPEC section 3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.settings import SettingsError, load_settings
+
+PRODUCTION = {"DATABASE_URL": "postgresql+asyncpg://app@db/flows", "AUTH_SECRET_KEY": "k" * 40}
+
+
+def test_without_database_url_the_embedded_sqlite_file_is_used(tmp_path: Path) -> None:
+    settings = load_settings({}, workdir=tmp_path)
+    assert settings.embedded
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path / 'flows.sqlite3'}"
+
+
+def test_embedded_mode_generates_a_secret_key_once_and_keeps_it(tmp_path: Path) -> None:
+    first = load_settings({}, workdir=tmp_path).auth_secret_key
+    assert len(first) >= 32
+    assert load_settings({}, workdir=tmp_path).auth_secret_key == first
+    assert (tmp_path / ".auth_secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_production_mode_requires_a_secret_key(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="AUTH_SECRET_KEY"):
+        load_settings({"DATABASE_URL": PRODUCTION["DATABASE_URL"]}, workdir=tmp_path)
+
+
+def test_a_short_secret_key_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="at least 32"):
+        load_settings({**PRODUCTION, "AUTH_SECRET_KEY": "short"}, workdir=tmp_path)
+
+
+def test_dotenv_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("PORT=9000\nMISTRAL_API_KEY=from-file\nGLM_API_KEY=from-file\n")
+    settings = load_settings({**PRODUCTION, "GLM_API_KEY": "from-env"}, workdir=tmp_path)
+    assert settings.port == 9000
+    assert settings.providers["mistral"].api_key == "from-file"
+    assert settings.providers["glm"].api_key == "from-env"
+
+
+def test_provider_keys_and_base_urls_are_read_per_provider(tmp_path: Path) -> None:
+    settings = load_settings(
+        {**PRODUCTION, "HF_API_KEY": "hf", "HF_BASE_URL": "http://127.0.0.1:11434/v1"}, workdir=tmp_path
+    )
+    assert settings.providers["huggingface"].api_key == "hf"
+    assert settings.providers["huggingface"].base_url == "http://127.0.0.1:11434/v1"
+    assert settings.providers["claude"].api_key is None
+
+
+def test_limits_are_settings(tmp_path: Path) -> None:
+    settings = load_settings({**PRODUCTION, "MAX_GRAPH_NODES": "50", "MAX_PAGE_SIZE": "10"}, workdir=tmp_path)
+    assert settings.limits.max_graph_nodes == 50
+    assert settings.limits.max_page_size == 10
+    assert settings.limits.max_query_depth == 12
+
+
+@pytest.mark.parametrize("value", ["many", "-1", "0"])
+def test_a_malformed_number_names_the_setting(tmp_path: Path, value: str) -> None:
+    with pytest.raises(SettingsError, match="MAX_GRAPH_NODES"):
+        load_settings({**PRODUCTION, "MAX_GRAPH_NODES": value}, workdir=tmp_path)
