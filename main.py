@@ -24,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.responses import RedirectResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 
 from db.engine import create_engine, create_session_factory
 from db.migrations import upgrade_database
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # The embedded default sets itself up; PostgreSQL is migrated with `migrate`.
             await prepare_database(engine)
         backend = await open_backend(settings, engine)
+        await backend.recover_interrupted_runs()
         app.state.backend = backend
         try:
             yield
@@ -58,11 +60,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await backend.close()
 
     view = GraphQLView(build_schema(settings.limits))
+    settings.media_dir.mkdir(parents=True, exist_ok=True)
     return Starlette(
         routes=[
             Route("/", lambda request: RedirectResponse("/graphql")),
             Route("/graphql", view, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", view),
+            # Generated images, referenced by URL in imageGenerator outputs.
+            Mount("/media", StaticFiles(directory=settings.media_dir), name="media"),
         ],
         middleware=[Middleware(BodySizeLimit, max_bytes=settings.limits.max_request_bytes)],
         lifespan=lifespan,

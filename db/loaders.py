@@ -5,6 +5,7 @@ request or cross users)."""
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from typing import Generic, TypeVar
@@ -12,8 +13,9 @@ from typing import Generic, TypeVar
 from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import ConsistentCharacter, Flow, Project, User
+from db.models import ConsistentCharacter, Flow, Project, RunNodeResult, User
 from db.repositories.projects import OwnedRepository
+from db.repositories.runs import RunRepository
 from db.repositories.users import AccountRepository
 
 Key = TypeVar("Key", bound=Hashable)
@@ -65,9 +67,24 @@ class ByProjectLoader(DataLoader[int, list[Child]], Generic[Child]):
         return [grouped[project_id] for project_id in project_ids]
 
 
+class NodeResultsByRunLoader(DataLoader[str, list[RunNodeResult]]):
+    """Each run's node results (keys are run ids as GraphQL hands them over)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__()
+        self.repository = RunRepository(session)
+
+    async def batch_load_fn(self, run_ids: Sequence[str]) -> list[list[RunNodeResult]]:
+        grouped: defaultdict[str, list[RunNodeResult]] = defaultdict(list)
+        for row in await self.repository.node_results_for([uuid.UUID(key) for key in run_ids]):
+            grouped[str(row.run_id)].append(row)
+        return [grouped[run_id] for run_id in run_ids]
+
+
 class Loaders:
     def __init__(self, session: AsyncSession) -> None:
         self.user = UserLoader(session)
         self.project = ProjectLoader(session)
         self.flows_by_project = ByProjectLoader(session, Flow)
         self.characters_by_project = ByProjectLoader(session, ConsistentCharacter)
+        self.node_results_by_run = NodeResultsByRunLoader(session)

@@ -17,6 +17,7 @@ import resolvers.components
 import resolvers.events
 import resolvers.flows
 import resolvers.projects
+import resolvers.runs
 import resolvers.system
 import resolvers.users
 from schema.errors import CodedMaskErrors
@@ -26,6 +27,7 @@ from schema.types.components import Component
 from schema.types.events import EventLog, Notification
 from schema.types.pagination import Connection
 from schema.types.projects import Character, Flow, Project
+from schema.types.runs import RUN_EVENT_TYPES, Run, RunEvent
 from schema.types.system import Health, Provider
 from services.settings import Limits
 
@@ -47,6 +49,8 @@ class Query:
     characters: Connection[Character] = strawberry.field(resolver=resolvers.characters.list_characters)
     character: Character = strawberry.field(resolver=resolvers.characters.character)
     events: Connection[EventLog] = strawberry.field(resolver=resolvers.events.events)
+    runs: Connection[Run] = strawberry.field(resolver=resolvers.runs.list_runs)
+    run: Run = strawberry.field(resolver=resolvers.runs.run)
 
 
 @strawberry.type
@@ -67,10 +71,16 @@ class Mutation:
     create_character: Character = strawberry.mutation(resolver=resolvers.characters.create_character)
     update_character: Character = strawberry.mutation(resolver=resolvers.characters.update_character)
     delete_character: bool = strawberry.mutation(resolver=resolvers.characters.delete_character)
+    start_run: Run = strawberry.mutation(resolver=resolvers.runs.start_run)
+    cancel_run: Run = strawberry.mutation(resolver=resolvers.runs.cancel_run)
 
 
 @strawberry.type
 class Subscription:
+    run_flow: AsyncGenerator[RunEvent, None] = strawberry.subscription(resolver=resolvers.runs.run_flow)
+    run_events: AsyncGenerator[RunEvent, None] = strawberry.subscription(
+        resolver=resolvers.runs.run_events
+    )
     notifications: AsyncGenerator[Notification, None] = strawberry.subscription(
         resolver=resolvers.events.notifications
     )
@@ -101,4 +111,6 @@ def build_schema(limits: Limits = Limits()) -> strawberry.Schema:
             lambda: MaxTokensLimiter(max_token_count=limits.max_query_tokens),
         ],
         config=StrawberryConfig(disable_field_suggestions=True),
+        # Event types appear in the schema only through the RunEvent interface.
+        types=RUN_EVENT_TYPES,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -12,9 +13,13 @@ from services.catalog import Catalog, load_catalog
 from services.event_handlers import handlers
 from services.events import EventBus
 from services.execution.graph import GraphLimits
+from services.execution.providers.registry import ProviderRegistry
 from services.rate_limit import LoginRateLimiter
+from services.runs import MediaDirectory, RunManager, mark_interrupted_runs
 from services.settings import Settings
 from services.tokens import TokenCodec
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -26,17 +31,24 @@ class Backend:
     auth: AuthConfig
     # Read once: the catalog changes only when seeded, and seeding happens before start-up.
     catalog: Catalog
+    providers: ProviderRegistry
+    runs: RunManager
 
     @property
     def graph_limits(self) -> GraphLimits:
-        limits = self.settings.limits
-        return GraphLimits(
-            max_nodes=limits.max_graph_nodes,
-            max_edges=limits.max_graph_edges,
-            max_text_length=limits.max_text_length,
-        )
+        return self.settings.limits.graph_limits
+
+    async def recover_interrupted_runs(self) -> None:
+        """For a server starting up: runs a previous process left running are over."""
+        async with self.session_factory() as session:
+            interrupted = await mark_interrupted_runs(session)
+            await session.commit()
+        if interrupted:
+            logger.warning("runs left running by a stopped server marked interrupted", extra={"count": interrupted})
 
     async def close(self) -> None:
+        await self.runs.close()
+        await self.providers.aclose()
         await self.engine.dispose()
 
 
@@ -44,11 +56,21 @@ async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
     session_factory = create_session_factory(engine)
     async with session_factory() as session:
         catalog = await load_catalog(session)
+    bus = EventBus(handlers)
+    providers = ProviderRegistry.from_settings(settings.providers, concurrency=settings.provider_concurrency)
+    runs = RunManager(
+        session_factory=session_factory,
+        bus=bus,
+        catalog=catalog,
+        providers=providers,
+        media=MediaDirectory(settings.media_dir),
+        limits=settings.limits.graph_limits,
+    )
     return Backend(
         settings=settings,
         engine=engine,
         session_factory=session_factory,
-        bus=EventBus(handlers),
+        bus=bus,
         auth=AuthConfig(
             tokens=TokenCodec(settings.auth_secret_key),
             bcrypt_rounds=settings.bcrypt_rounds,
@@ -58,4 +80,6 @@ async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
             ),
         ),
         catalog=catalog,
+        providers=providers,
+        runs=runs,
     )

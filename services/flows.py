@@ -52,7 +52,7 @@ async def create_flow(
             project_id=project.id,
             name=clean_name("name", name),
             graph_data=_checked_graph(EMPTY_GRAPH_JSON if graph_data is None else graph_data, limits),
-            provider_id=_checked_provider(provider_id),
+            provider_id=checked_text_provider(provider_id),
         )
     )
     _record(session, actor, "flow.created", flow)
@@ -83,7 +83,7 @@ async def update_flow(
     if graph_data is not None:
         flow.graph_data = _checked_graph(graph_data, limits)
     if provider_id is not None or clear_provider:
-        flow.provider_id = None if clear_provider else _checked_provider(provider_id)
+        flow.provider_id = None if clear_provider else checked_text_provider(provider_id)
     await session.flush()
     _record(session, actor, "flow.updated", flow)
     return flow
@@ -107,7 +107,7 @@ def _checked_graph(graph_data: object, limits: GraphLimits) -> dict[str, Any]:
     return graph_data
 
 
-def _checked_provider(provider_id: str | None) -> str | None:
+def checked_text_provider(provider_id: str | None) -> str | None:
     if provider_id is None or provider_id in TEXT_PROVIDER_IDS:
         return provider_id
     raise BadInput(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from services.execution.graph import GraphLimits
 from services.providers import PROVIDERS
 
 EMBEDDED_DATABASE_FILE = "flows.sqlite3"
@@ -33,6 +34,14 @@ class Limits:
     max_query_tokens: int = 5_000
     login_attempts: int = 10
     login_window_seconds: int = 600
+
+    @property
+    def graph_limits(self) -> GraphLimits:
+        return GraphLimits(
+            max_nodes=self.max_graph_nodes,
+            max_edges=self.max_graph_edges,
+            max_text_length=self.max_text_length,
+        )
 
 
 # Environment variable -> Limits attribute; every limit is a setting.

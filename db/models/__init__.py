@@ -10,7 +10,7 @@ from db.models.components import (
 )
 from db.models.events import EventLog
 from db.models.projects import ConsistentCharacter, Flow, Project
-from db.models.runs import Run, RunNodeResult
+from db.models.runs import Run, RunNodeResult, RunStatus
 from db.models.users import BackofficeUser, RefreshToken, User
 
 __all__ = [
@@ -28,5 +28,6 @@ __all__ = [
     "RefreshToken",
     "Run",
     "RunNodeResult",
+    "RunStatus",
     "User",
 ]

@@ -11,8 +11,12 @@ class EventLogRepository(Repository):
         self.session.add(row)
 
     async def page(self, *, user_id: int | None, offset: int, limit: int) -> PageRows[EventLog]:
-        """Newest first: a log is read from the latest entry back."""
-        statement = select(EventLog).order_by(EventLog.created_at.desc(), EventLog.id.desc())
+        """Domain events, newest first (a run's own events are read with the run)."""
+        statement = (
+            select(EventLog)
+            .where(EventLog.run_id.is_(None))
+            .order_by(EventLog.created_at.desc(), EventLog.id.desc())
+        )
         if user_id is not None:
             statement = statement.where(EventLog.user_id == user_id)
         return await self.fetch_page(statement, offset=offset, limit=limit)

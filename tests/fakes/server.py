@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import uvicorn
 from starlette.types import ASGIApp
+
+
+class _TestServer(uvicorn.Server):
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # The test runner owns the process's signals: Ctrl-C must stop pytest, not this server.
+        yield
 
 
 @asynccontextmanager
@@ -18,8 +25,15 @@ async def serve_app(app: ASGIApp, *, lifespan: bool = False) -> AsyncIterator[st
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, lifespan="on" if lifespan else "off", log_level="warning")
-    server = uvicorn.Server(config)
+    config = uvicorn.Config(
+        app,
+        lifespan="on" if lifespan else "off",
+        log_level="warning",
+        access_log=False,
+        # A connection a test left hanging (a stalled fake stream) must not hold up shutdown.
+        timeout_graceful_shutdown=1,
+    )
+    server = _TestServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:

@@ -1,0 +1,140 @@
+"""Text from Claude through the Anthropic messages API.
+
+Named so it does not shadow the `anthropic` SDK package.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from contextlib import aclosing
+
+import anthropic
+import httpx2
+from anthropic.types import MessageParam, RawMessageStreamEvent
+
+from services.execution.providers.base import Message, TextRequest
+from services.execution.providers.retry import (
+    AttemptFailed,
+    RetryPolicy,
+    connection_failed,
+    error_detail,
+    malformed,
+    status_failure,
+    stream_with_retries,
+    timed_out,
+    transport_failure,
+)
+from services.providers import ProviderInfo
+
+# The messages API requires max_tokens; this is used when the request leaves it open.
+DEFAULT_MAX_TOKENS = 2048
+
+# Error types an `error` event may carry mid-stream that another attempt may not meet.
+TRANSIENT_STREAM_ERRORS = frozenset({"overloaded_error", "api_error", "rate_limit_error"})
+
+
+class AnthropicProvider:
+    def __init__(
+        self,
+        info: ProviderInfo,
+        *,
+        api_key: str,
+        base_url: str,
+        policy: RetryPolicy,
+        semaphore: asyncio.Semaphore,
+    ) -> None:
+        self.id = info.id
+        self._api_key = api_key
+        self._policy = policy
+        self._semaphore = semaphore
+        self._client = anthropic.AsyncAnthropic(
+            api_key=api_key, base_url=base_url, timeout=policy.timeout, max_retries=0
+        )
+
+    def stream_text(self, request: TextRequest) -> AsyncGenerator[str, None]:
+        return stream_with_retries(self.id, self._policy, lambda: self._attempt(request))
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def _attempt(self, request: TextRequest) -> AsyncGenerator[str, None]:
+        # The slot is held while the stream is open, not while waiting to retry.
+        async with self._semaphore:
+            stream = await self._open(request)
+            async with stream, aclosing(self._pieces(stream)) as pieces:
+                async for piece in pieces:
+                    yield piece
+
+    async def _open(self, request: TextRequest) -> anthropic.AsyncStream[RawMessageStreamEvent]:
+        system, messages = split_system(request.messages)
+        try:
+            return await self._client.messages.create(
+                model=request.model,
+                max_tokens=request.max_tokens or DEFAULT_MAX_TOKENS,
+                system=system or anthropic.omit,
+                messages=messages,
+                # SDK 1.0 dropped sampling parameters from the signature; the API still takes
+                # them on models that support sampling, so they go in the body when asked for.
+                extra_body=_sampling(request),
+                stream=True,
+            )
+        except anthropic.APIError as error:
+            raise self._failure(error) from error
+
+    async def _pieces(
+        self, stream: anthropic.AsyncStream[RawMessageStreamEvent]
+    ) -> AsyncGenerator[str, None]:
+        finished = False
+        try:
+            async for event in stream:
+                if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                    yield event.delta.text
+                elif event.type == "message_stop":
+                    finished = True
+        except anthropic.APIError as error:
+            raise self._failure(error) from error
+        except httpx2.TransportError as error:  # this SDK does not wrap errors mid-stream
+            raise transport_failure(error, timeout=self._policy.timeout) from error
+        except ValueError as error:  # JSON or schema errors in an event
+            raise malformed() from error
+        if not finished:
+            # The protocol always ends with message_stop; without it the reply may be cut short.
+            raise AttemptFailed("the stream ended before the reply was complete", retryable=True)
+
+    def _failure(self, error: anthropic.APIError) -> AttemptFailed:
+        if isinstance(error, anthropic.APITimeoutError):
+            return timed_out(self._policy.timeout)
+        if isinstance(error, anthropic.APIConnectionError):
+            return connection_failed()
+        if isinstance(error, anthropic.APIStatusError) and error.status_code >= 400:
+            return status_failure(
+                error.status_code, error.response.headers, error.body, secret=self._api_key
+            )
+        return self._stream_error(error.body)
+
+    def _stream_error(self, body: object) -> AttemptFailed:
+        """An `error` event inside a stream that had started with a 200."""
+        error = body.get("error") if isinstance(body, Mapping) else None
+        error_type = error.get("type") if isinstance(error, Mapping) else None
+        detail = error_detail(body, secret=self._api_key) or str(error_type or "no details")
+        return AttemptFailed(
+            f"reported an error: {detail}", retryable=error_type in TRANSIENT_STREAM_ERRORS
+        )
+
+
+def split_system(messages: Sequence[Message]) -> tuple[str, list[MessageParam]]:
+    """System messages become the `system` parameter; the rest stay in order."""
+    system = "\n\n".join(m.content for m in messages if m.role == "system")
+    rest: list[MessageParam] = [_message(m) for m in messages if m.role != "system"]
+    return system, rest
+
+
+def _message(message: Message) -> MessageParam:
+    if message.role == "assistant":
+        return {"role": "assistant", "content": message.content}
+    return {"role": "user", "content": message.content}
+
+
+def _sampling(request: TextRequest) -> dict[str, object] | None:
+    return None if request.temperature is None else {"temperature": request.temperature}

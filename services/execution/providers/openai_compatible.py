@@ -1,0 +1,117 @@
+"""Text from any provider speaking OpenAI chat completions (Mistral, GLM, OpenRouter, HF)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+
+import httpx2
+import openai
+from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
+
+from services.execution.providers.base import Message, TextRequest
+from services.execution.providers.retry import (
+    AttemptFailed,
+    RetryPolicy,
+    connection_failed,
+    error_detail,
+    malformed,
+    status_failure,
+    stream_with_retries,
+    timed_out,
+    transport_failure,
+)
+from services.providers import ProviderInfo
+
+
+class OpenAICompatibleProvider:
+    def __init__(
+        self,
+        info: ProviderInfo,
+        *,
+        api_key: str,
+        base_url: str,
+        policy: RetryPolicy,
+        semaphore: asyncio.Semaphore,
+    ) -> None:
+        self.id = info.id
+        self._api_key = api_key
+        self._policy = policy
+        self._semaphore = semaphore
+        self._client = openai.AsyncOpenAI(
+            api_key=api_key, base_url=base_url, timeout=policy.timeout, max_retries=0
+        )
+
+    def stream_text(self, request: TextRequest) -> AsyncGenerator[str, None]:
+        return stream_with_retries(self.id, self._policy, lambda: self._attempt(request))
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def _attempt(self, request: TextRequest) -> AsyncGenerator[str, None]:
+        # The slot is held while the stream is open, not while waiting to retry.
+        async with self._semaphore:
+            stream = await self._open(request)
+            async with stream, aclosing(self._pieces(stream)) as pieces:
+                async for piece in pieces:
+                    yield piece
+
+    async def _open(self, request: TextRequest) -> openai.AsyncStream[ChatCompletionChunk]:
+        try:
+            return await self._client.chat.completions.create(
+                model=request.model,
+                messages=[_message(message) for message in request.messages],
+                temperature=openai.omit if request.temperature is None else request.temperature,
+                max_tokens=openai.omit if request.max_tokens is None else request.max_tokens,
+                stream=True,
+            )
+        except openai.APIError as error:
+            raise self._failure(error) from error
+
+    async def _pieces(
+        self, stream: openai.AsyncStream[ChatCompletionChunk]
+    ) -> AsyncGenerator[str, None]:
+        chunks = 0
+        try:
+            async for chunk in stream:
+                chunks += 1
+                if text := _text_of(chunk):
+                    yield text
+        except openai.APIError as error:
+            raise self._failure(error) from error
+        except httpx2.TransportError as error:
+            raise transport_failure(error, timeout=self._policy.timeout) from error
+        except ValueError as error:  # JSON or schema errors in an event
+            raise malformed() from error
+        if chunks == 0:
+            # A 200 whose body held no event at all is not an empty reply but a broken one.
+            raise malformed()
+
+    def _failure(self, error: openai.APIError) -> AttemptFailed:
+        if isinstance(error, openai.APITimeoutError):
+            return timed_out(self._policy.timeout)
+        if isinstance(error, openai.APIConnectionError):
+            return connection_failed()
+        if isinstance(error, openai.APIStatusError):
+            return status_failure(
+                error.status_code, error.response.headers, error.body, secret=self._api_key
+            )
+        # An error event inside a stream that had started fine.
+        detail = error_detail(error.body, secret=self._api_key) or "no details"
+        return AttemptFailed(f"reported an error: {detail}", retryable=False)
+
+
+def _message(message: Message) -> ChatCompletionMessageParam:
+    if message.role == "system":
+        return {"role": "system", "content": message.content}
+    if message.role == "assistant":
+        return {"role": "assistant", "content": message.content}
+    return {"role": "user", "content": message.content}
+
+
+def _text_of(chunk: ChatCompletionChunk) -> str:
+    # Providers send chunks without choices (usage, keep-alives) and choices without content.
+    choices = getattr(chunk, "choices", None) or []
+    delta = getattr(choices[0], "delta", None) if choices else None
+    return getattr(delta, "content", None) or ""

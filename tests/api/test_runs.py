@@ -1,0 +1,240 @@
+"""Running flows over the API: runFlow, startRun, runEvents, cancelRun, runs, run (SPEC 8-9).
+
+Providers are our fake OpenAI-compatible and Fireworks servers on 127.0.0.1, reached through
+the real SDKs, exactly as a deployment reaches the real ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from services.settings import Settings
+from tests.api_fixtures import test_settings as settings_for
+from tests.fakes.providers import FakeProviderState, SlowChunks, fake_provider_app
+from tests.fakes.server import serve_app
+from tests.graphql_client import Account, GraphQLClient, Subscription, graphql_ws
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+EVENT_FIELDS = """
+  __typename runId seq at
+  ... on RunStarted { flowId }
+  ... on NodeStatusChanged { nodeId status }
+  ... on NodeOutputDelta { nodeId delta }
+  ... on NodeCompleted { nodeId output }
+  ... on NodeFailed { nodeId error }
+  ... on RunCompleted { outputs }
+  ... on RunFailed { error }
+"""
+RUN_FLOW = "subscription($input: RunInput!) { runFlow(input: $input) { %s } }" % EVENT_FIELDS
+RUN_EVENTS = "subscription($runId: ID!) { runEvents(runId: $runId) { %s } }" % EVENT_FIELDS
+RUN = """query($id: ID!) { run(id: $id) { id status error outputs flowId
+  nodeResults { nodeId nodeType status output error } } }"""
+START_RUN = "mutation($input: RunInput!) { startRun(input: $input) { id status } }"
+CANCEL_RUN = "mutation($id: ID!) { cancelRun(id: $id) { id status } }"
+FINAL = {"RunCompleted", "RunFailed", "RunCancelled"}
+
+
+def example(name: str) -> dict[str, Any]:
+    return json.loads((EXAMPLES / name).read_text())
+
+
+@pytest.fixture
+def fake_providers() -> FakeProviderState:
+    return FakeProviderState()
+
+
+@pytest.fixture
+async def provider_url(fake_providers: FakeProviderState) -> AsyncIterator[str]:
+    async with serve_app(fake_provider_app(fake_providers)) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def settings(database_url: str, workdir: Path, provider_url: str) -> Settings:
+    """The app with mistral and fireworks pointed at the fakes; the rest unavailable."""
+    return settings_for(
+        database_url,
+        workdir,
+        MISTRAL_API_KEY="test-key",
+        MISTRAL_BASE_URL=provider_url,
+        FIREWORKS_API_KEY="test-key",
+        FIREWORKS_BASE_URL=provider_url,
+    )
+
+
+async def collect(connection: Subscription, operation_id: str) -> list[dict[str, Any]]:
+    events = []
+    while True:
+        message = await asyncio.wait_for(connection.receive(), timeout=20)
+        assert message.get("id") == operation_id, message
+        if message["type"] == "complete":
+            return events
+        assert message["type"] == "next", message
+        assert "errors" not in message["payload"], message["payload"]
+        events.append(next(iter(message["payload"]["data"].values())))
+
+
+async def run_over_websocket(live_server: str, account: Account, run_input: dict[str, Any]) -> list[dict[str, Any]]:
+    async with graphql_ws(live_server, payload={"token": account.access_token}) as connection:
+        operation = await connection.subscribe(RUN_FLOW, {"input": run_input})
+        return await collect(connection, operation)
+
+
+async def create_flow(api: GraphQLClient, account: Account, graph: dict[str, Any]) -> str:
+    project = (
+        await api.execute('mutation { createProject(input: {name: "Runs"}) { id } }', token=account.access_token)
+    ).ok()["createProject"]
+    flow = await api.execute(
+        "mutation($input: CreateFlowInput!) { createFlow(input: $input) { id } }",
+        {"input": {"projectId": project["id"], "name": "Story", "graphData": graph, "providerId": "mistral"}},
+        token=account.access_token,
+    )
+    return flow.ok()["createFlow"]["id"]
+
+
+async def test_run_flow_streams_every_node_of_the_story_flow(
+    live_server: str, live_api: GraphQLClient
+) -> None:
+    alice = await live_api.signup("alice")
+    flow_id = await create_flow(live_api, alice, example("story-flow.json"))
+    events = await run_over_websocket(live_server, alice, {"flowId": flow_id})
+
+    assert [event["seq"] for event in events] == list(range(1, len(events) + 1))
+    assert events[0]["__typename"] == "RunStarted" and events[0]["flowId"] == flow_id
+    assert events[-1]["__typename"] == "RunCompleted"
+    assert {event["runId"] for event in events} == {events[0]["runId"]}
+    deltas = [event for event in events if event["__typename"] == "NodeOutputDelta"]
+    completed = {event["nodeId"]: event["output"] for event in events if event["__typename"] == "NodeCompleted"}
+    assert deltas, "provider text arrives as deltas"
+    assert "note" not in completed
+    assert set(events[-1]["outputs"]) == set(completed)
+    for node_id, output in completed.items():
+        streamed = "".join(delta["delta"] for delta in deltas if delta["nodeId"] == node_id)
+        if streamed:
+            assert output["text"] == streamed
+
+
+async def test_a_finished_run_is_stored_with_its_node_results(live_server: str, live_api: GraphQLClient) -> None:
+    alice = await live_api.signup("alice")
+    events = await run_over_websocket(live_server, alice, {"graph": example("story-flow.json"), "providerId": "mistral"})
+    run = (await live_api.execute(RUN, {"id": events[0]["runId"]}, token=alice.access_token)).ok()["run"]
+    assert run["status"] == "COMPLETED"
+    assert run["outputs"] == events[-1]["outputs"]
+    statuses = {result["nodeId"]: result["status"] for result in run["nodeResults"]}
+    assert set(statuses.values()) == {"COMPLETED"}
+
+
+async def test_run_events_replays_a_finished_run_exactly(live_server: str, live_api: GraphQLClient) -> None:
+    alice = await live_api.signup("alice")
+    live = await run_over_websocket(live_server, alice, {"graph": example("story-flow.json"), "providerId": "mistral"})
+    async with graphql_ws(live_server, payload={"token": alice.access_token}) as connection:
+        operation = await connection.subscribe(RUN_EVENTS, {"runId": live[0]["runId"]})
+        replayed = await collect(connection, operation)
+    assert replayed == live
+
+
+async def test_a_bad_graph_fails_the_run_with_one_event_naming_the_cycle(
+    live_server: str, live_api: GraphQLClient
+) -> None:
+    alice = await live_api.signup("alice")
+    events = await run_over_websocket(live_server, alice, {"graph": example("cycle-flow.json"), "providerId": "mistral"})
+    assert len(events) == 1 and events[0]["__typename"] == "RunFailed"
+    assert all(node in events[0]["error"] for node in ("a", "b", "c"))
+    run = (await live_api.execute(RUN, {"id": events[0]["runId"]}, token=alice.access_token)).ok()["run"]
+    assert run["status"] == "FAILED" and run["nodeResults"] == []
+
+
+async def test_start_run_goes_on_in_the_background_and_run_events_follows_it(
+    live_server: str, live_api: GraphQLClient, fake_providers: FakeProviderState
+) -> None:
+    alice = await live_api.signup("alice")
+    fake_providers.fail_next(SlowChunks(seconds=0.05))
+    started = (
+        await live_api.execute(
+            START_RUN, {"input": {"graph": example("story-flow.json"), "providerId": "mistral"}}, token=alice.access_token
+        )
+    ).ok()["startRun"]
+    assert started["status"] == "RUNNING"
+    async with graphql_ws(live_server, payload={"token": alice.access_token}) as connection:
+        operation = await connection.subscribe(RUN_EVENTS, {"runId": started["id"]})
+        events = await collect(connection, operation)
+    assert [event["seq"] for event in events] == list(range(1, len(events) + 1))
+    assert events[-1]["__typename"] == "RunCompleted"
+
+
+async def test_cancel_run_stops_a_running_run(
+    live_server: str, live_api: GraphQLClient, fake_providers: FakeProviderState
+) -> None:
+    alice = await live_api.signup("alice")
+    fake_providers.fail_next(*[SlowChunks(seconds=1.0)] * 5)
+    started = (
+        await live_api.execute(
+            START_RUN, {"input": {"graph": example("story-flow.json"), "providerId": "mistral"}}, token=alice.access_token
+        )
+    ).ok()["startRun"]
+    await asyncio.sleep(0.3)
+    cancelled = (await live_api.execute(CANCEL_RUN, {"id": started["id"]}, token=alice.access_token)).ok()
+    assert cancelled["cancelRun"]["status"] == "CANCELLED"
+    run = (await live_api.execute(RUN, {"id": started["id"]}, token=alice.access_token)).ok()["run"]
+    assert "CANCELLED" in {result["status"] for result in run["nodeResults"]}
+
+
+async def test_closing_a_run_flow_subscription_cancels_its_run(
+    live_server: str, live_api: GraphQLClient, fake_providers: FakeProviderState
+) -> None:
+    alice = await live_api.signup("alice")
+    fake_providers.fail_next(*[SlowChunks(seconds=1.0)] * 5)
+    async with graphql_ws(live_server, payload={"token": alice.access_token}) as connection:
+        operation = await connection.subscribe(
+            RUN_FLOW, {"input": {"graph": example("story-flow.json"), "providerId": "mistral"}}
+        )
+        first = await asyncio.wait_for(connection.receive(), timeout=10)
+        run_id = first["payload"]["data"]["runFlow"]["runId"]
+        await connection.send({"id": operation, "type": "complete"})
+    for _ in range(100):
+        run = (await live_api.execute(RUN, {"id": run_id}, token=alice.access_token)).ok()["run"]
+        if run["status"] != "RUNNING":
+            break
+        await asyncio.sleep(0.05)
+    assert run["status"] == "CANCELLED"
+
+
+async def test_generated_images_are_stored_and_served(live_server: str, live_api: GraphQLClient) -> None:
+    alice = await live_api.signup("alice")
+    events = await run_over_websocket(live_server, alice, {"graph": example("image-flow.json"), "providerId": "mistral"})
+    assert events[-1]["__typename"] == "RunCompleted", events[-1]
+    images = [
+        image
+        for output in events[-1]["outputs"].values()
+        for image in output.get("images", [])
+    ]
+    assert images
+    async with httpx.AsyncClient(base_url=live_server) as http:
+        response = await http.get(images[0]["url"])
+    assert response.status_code == 200
+    assert response.content
+
+
+async def test_a_node_whose_provider_has_no_key_fails_naming_the_setting(
+    live_server: str, live_api: GraphQLClient
+) -> None:
+    alice = await live_api.signup("alice")
+    events = await run_over_websocket(live_server, alice, {"graph": example("story-flow.json"), "providerId": "glm"})
+    failures = [event for event in events if event["__typename"] == "NodeFailed"]
+    assert failures and all("GLM_API_KEY" in event["error"] for event in failures)
+    assert events[-1]["__typename"] == "RunFailed"
+
+
+async def test_providers_report_which_keys_are_set(api: GraphQLClient) -> None:
+    providers = (await api.execute("{ providers { id available defaultModel } }")).ok()["providers"]
+    available = {provider["id"]: provider["available"] for provider in providers}
+    assert available["mistral"] and available["fireworks"]
+    assert not available["claude"] and not available["glm"]
