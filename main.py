@@ -5,6 +5,7 @@
     uv run main.py seed                          write the component catalog
     uv run main.py create-user / create-admin    add an editor user / a backoffice user
     uv run main.py export-schema [FILE]          write the GraphQL SDL (default schema.graphql)
+    uv run main.py run FLOW.json [--provider P]  run a flow file here, with live progress
 
 `uvicorn main:app` serves the same application, configured from the environment.
 """
@@ -14,8 +15,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import logging
 import sys
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -34,12 +37,22 @@ from schema.root import build_schema
 from seeds.seeding import seed_catalog
 from services import auth
 from services.backend import open_backend
+from services.catalog import load_catalog
 from services.errors import DomainError
+from services.execution import events as run_events
+from services.execution.graph import parse_graph
+from services.execution.providers.registry import ProviderRegistry
+from services.execution.runner import RunRequest, run_flow
+from services.runs import MediaDirectory
 from services.settings import Settings, SettingsError, load_settings
 
 logger = logging.getLogger("flow_backend")
 
 SCHEMA_FILE = Path(__file__).resolve().parent / "schema.graphql"
+
+
+class CommandError(Exception):
+    """A command cannot do what it was asked; the message says why."""
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -153,6 +166,51 @@ async def _create_account(settings: Settings, args: argparse.Namespace, kind: au
     print(f"created {'backoffice user' if kind == 'backoffice' else 'user'} {account.username} (id {account.id})")
 
 
+async def run(settings: Settings, args: argparse.Namespace) -> None:
+    """Runs a flow file with this machine's provider settings; nothing is stored."""
+    try:
+        graph = parse_graph(json.loads(Path(args.file).read_text()), settings.limits.graph_limits)
+    except (OSError, ValueError) as error:
+        raise CommandError(f"{args.file}: {error}") from None
+    engine = create_engine(settings.database_url)
+    if settings.embedded:
+        await prepare_database(engine)
+    async with create_session_factory(engine)() as session:
+        catalog = await load_catalog(session)
+    await engine.dispose()
+    providers = ProviderRegistry.from_settings(settings.providers, concurrency=settings.provider_concurrency)
+    request = RunRequest(run_id=str(uuid.uuid4()), graph=graph, flow_provider_id=args.provider)
+    try:
+        async for event in run_flow(
+            request,
+            catalog=catalog,
+            providers=providers,
+            media=MediaDirectory(settings.media_dir, url_prefix=str(settings.media_dir.resolve())),
+            limits=settings.limits.graph_limits,
+        ):
+            print_progress(event)
+    finally:
+        await providers.aclose()
+
+
+def print_progress(event: run_events.RunEvent) -> None:
+    match event:
+        case run_events.NodeStatusChanged(node_id=node_id, status=status):
+            print(f"  {node_id:<24} {status.value}", flush=True)
+        case run_events.NodeCompleted(node_id=node_id, output=output):
+            preview = json.dumps(output, ensure_ascii=False)
+            print(f"  {node_id:<24} completed  {preview[:70]}{'...' if len(preview) > 70 else ''}", flush=True)
+        case run_events.NodeFailed(node_id=node_id, error=error):
+            print(f"  {node_id:<24} FAILED: {error}", flush=True)
+        case run_events.RunCompleted(outputs=outputs):
+            print("run completed; outputs:")
+            print(json.dumps(outputs, indent=2, ensure_ascii=False))
+        case run_events.RunFailed(error=error):
+            print(f"run failed: {error}")
+        case run_events.RunCancelled():
+            print("run cancelled")
+
+
 def export_schema(settings: Settings, args: argparse.Namespace) -> None:
     Path(args.file).write_text(schema_sdl())
     print(f"wrote {args.file}")
@@ -187,6 +245,11 @@ def parser() -> argparse.ArgumentParser:
         account_parser.add_argument("--password", help="asked for when left out")
         account_parser.set_defaults(handler=handler)
 
+    run_parser = commands.add_parser("run", help="run a flow file (JSON) with live progress")
+    run_parser.add_argument("file")
+    run_parser.add_argument("--provider", help="text provider for nodes without their own model")
+    run_parser.set_defaults(handler=run)
+
     export_parser = commands.add_parser("export-schema", help="write the GraphQL SDL")
     export_parser.add_argument("file", nargs="?", default=str(SCHEMA_FILE))
     export_parser.set_defaults(handler=export_schema)
@@ -202,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         outcome = handler(settings, args)
         if outcome is not None:
             asyncio.run(outcome)  # type: ignore[arg-type]
-    except (SettingsError, DomainError) as error:
+    except (CommandError, SettingsError, DomainError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

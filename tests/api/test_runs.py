@@ -238,3 +238,109 @@ async def test_providers_report_which_keys_are_set(api: GraphQLClient) -> None:
     available = {provider["id"]: provider["available"] for provider in providers}
     assert available["mistral"] and available["fireworks"]
     assert not available["claude"] and not available["glm"]
+
+
+async def first_message(live_server: str, token: str | None, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    payload = {"token": token} if token else {}
+    async with graphql_ws(live_server, payload=payload) as connection:
+        await connection.subscribe(query, variables)
+        return await asyncio.wait_for(connection.receive(), timeout=10)
+
+
+def error_code(message: dict[str, Any]) -> str:
+    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    return errors[0]["extensions"]["code"]
+
+
+async def test_another_users_flow_cannot_be_run(live_server: str, live_api: GraphQLClient) -> None:
+    alice = await live_api.signup("alice")
+    bob = await live_api.signup("bob")
+    flow_id = await create_flow(live_api, alice, example("story-flow.json"))
+    message = await first_message(live_server, bob.access_token, RUN_FLOW, {"input": {"flowId": flow_id}})
+    assert error_code(message) == "NOT_FOUND"
+    started = await live_api.execute(START_RUN, {"input": {"flowId": flow_id}}, token=bob.access_token)
+    assert started.error_code == "NOT_FOUND"
+    runs = (await live_api.execute("{ runs { totalCount } }", token=alice.access_token)).ok()
+    assert runs == {"runs": {"totalCount": 0}}
+
+
+async def test_another_users_run_is_not_found(live_server: str, live_api: GraphQLClient) -> None:
+    alice = await live_api.signup("alice")
+    bob = await live_api.signup("bob")
+    events = await run_over_websocket(live_server, alice, {"graph": example("story-flow.json"), "providerId": "mistral"})
+    run_id = events[0]["runId"]
+    assert (await live_api.execute(RUN, {"id": run_id}, token=bob.access_token)).error_code == "NOT_FOUND"
+    assert (await live_api.execute(CANCEL_RUN, {"id": run_id}, token=bob.access_token)).error_code == "NOT_FOUND"
+    assert error_code(await first_message(live_server, bob.access_token, RUN_EVENTS, {"runId": run_id})) == "NOT_FOUND"
+    assert (await live_api.execute("{ runs { totalCount } }", token=bob.access_token)).ok()["runs"]["totalCount"] == 0
+
+
+async def test_anonymous_callers_cannot_run_or_watch(live_server: str, live_api: GraphQLClient) -> None:
+    alice = await live_api.signup("alice")
+    events = await run_over_websocket(live_server, alice, {"graph": example("story-flow.json"), "providerId": "mistral"})
+    graph_input = {"input": {"graph": example("story-flow.json")}}
+    assert error_code(await first_message(live_server, None, RUN_FLOW, graph_input)) == "UNAUTHENTICATED"
+    assert error_code(await first_message(live_server, None, RUN_EVENTS, {"runId": events[0]["runId"]})) == "UNAUTHENTICATED"
+    for query, variables in ((START_RUN, graph_input), (CANCEL_RUN, {"id": events[0]["runId"]}), (RUN, {"id": events[0]["runId"]})):
+        assert (await live_api.execute(query, variables)).error_code == "UNAUTHENTICATED"
+
+
+async def test_a_partial_run_reuses_stored_results_and_reruns_the_trigger_only(
+    live_server: str, live_api: GraphQLClient, fake_providers: FakeProviderState
+) -> None:
+    alice = await live_api.signup("alice")
+    graph = example("story-flow.json")
+    await run_over_websocket(live_server, alice, {"graph": graph, "providerId": "mistral"})
+    calls_before = len(fake_providers.requests)
+    events = await run_over_websocket(
+        live_server, alice, {"graph": graph, "providerId": "mistral", "triggerNodeId": "french"}
+    )
+    statuses = {(event["nodeId"], event["status"]) for event in events if event["__typename"] == "NodeStatusChanged"}
+    assert ("enhance", "CACHED") in statuses and ("idea", "CACHED") in statuses
+    assert ("french", "RUNNING") in statuses
+    assert not any(node == "story" for node, _ in statuses), "nodes the trigger does not need do not run"
+    assert len(fake_providers.requests) == calls_before + 1
+    assert events[-1]["__typename"] == "RunCompleted"
+
+
+async def test_a_partial_run_takes_the_clients_cached_outputs(
+    live_server: str, live_api: GraphQLClient, fake_providers: FakeProviderState
+) -> None:
+    alice = await live_api.signup("alice")
+    events = await run_over_websocket(
+        live_server,
+        alice,
+        {
+            "graph": example("story-flow.json"),
+            "providerId": "mistral",
+            "triggerNodeId": "french",
+            "cachedOutputs": {"enhance": {"text": "A cartographer at dawn."}},
+        },
+    )
+    assert ("enhance", "CACHED") in {
+        (event["nodeId"], event["status"]) for event in events if event["__typename"] == "NodeStatusChanged"
+    }
+    assert len(fake_providers.requests) == 1
+    assert "A cartographer at dawn." in json.dumps(fake_providers.requests[0].json)
+
+
+async def test_runs_a_crash_left_running_are_marked_interrupted_at_start_up(
+    app, live_api: GraphQLClient, settings: Settings
+) -> None:
+    from main import create_app
+    from services.auth import authenticate
+    from services.runs import RunInput
+
+    alice = await live_api.signup("alice")
+    backend = app.state.backend
+    async with backend.session_factory() as session:
+        actor = await authenticate(session, backend.auth, alice.access_token)
+    # Stored as running, and then nothing: as if the process died right there.
+    live = await backend.runs.start(actor, RunInput(graph=example("story-flow.json"), provider_id="mistral"))
+
+    restarted = create_app(settings)
+    async with restarted.router.lifespan_context(restarted):
+        pass
+    run = (await live_api.execute(RUN, {"id": str(live.run.id)}, token=alice.access_token)).ok()["run"]
+    assert run["status"] == "INTERRUPTED"
+    assert "server stopped" in run["error"]
