@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.catalog import (
+from services.execution.catalog import (
     ApiConfig,
     Catalog,
     ComponentSpec,

@@ -23,7 +23,7 @@ from db.models import (
 )
 from db.repositories.components import ComponentRepository
 from seeds.catalog import CATALOG
-from services.catalog import ApiConfig, Catalog, ComponentSpec, FieldSpec, PortSpec
+from services.execution.catalog import ApiConfig, Catalog, ComponentSpec, FieldSpec, PortSpec
 
 
 async def seed_catalog(session: AsyncSession, catalog: Catalog = CATALOG) -> None:
@@ -134,7 +134,7 @@ def _field_values(spec: FieldSpec, order: int) -> dict[str, Any]:
         "label": spec.label,
         "kind": spec.kind,
         "default": spec.default,
-        # Stored as the list of {"value", "label"} dicts that services.catalog reads back.
+        # Stored as the list of {"value", "label"} dicts that services.catalog.load_catalog reads back.
         "options": None
         if spec.options is None
         else [{"value": option.value, "label": option.label} for option in spec.options],

@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from db.engine import create_session_factory
 from services.auth import AuthConfig
-from services.catalog import Catalog, load_catalog
+from services.catalog import load_catalog
+from services.execution.catalog import Catalog
 from services.event_handlers import handlers
 from services.events import EventBus
 from services.execution.graph import GraphLimits

@@ -106,7 +106,7 @@ class EventHandlers:
 class EventBus:
     def __init__(self, handlers: EventHandlers) -> None:
         self.handlers = handlers
-        self.notifications = NotificationHub()
+        self.notifications: NotificationHub[DomainEvent] = NotificationHub()
 
     async def publish(self, events: Sequence[DomainEvent]) -> None:
         for event in events:

@@ -9,7 +9,13 @@ from db.repositories.projects import OwnedRepository
 from services.auth import Actor, require_user
 from services.errors import BadInput, Conflict
 from services.events import record_event
-from services.execution.graph import EMPTY_GRAPH_JSON, GraphLimits, GraphShapeError, parse_graph
+from services.execution.graph import (
+    EMPTY_GRAPH_JSON,
+    Graph,
+    GraphLimits,
+    GraphShapeError,
+    parse_graph,
+)
 from services.ownership import get_visible
 from services.pagination import Page, PageRequest
 from services.projects import get_project
@@ -99,12 +105,18 @@ async def delete_flow(session: AsyncSession, actor: Actor, flow_id: str) -> bool
 def _checked_graph(graph_data: object, limits: GraphLimits) -> dict[str, Any]:
     """The graph as the editor sent it, once its shape is right: React Flow's extra keys
     (parentId, measured, style, ...) are the editor's to keep."""
-    try:
-        parse_graph(graph_data, limits)
-    except GraphShapeError as error:
-        raise BadInput(f"graphData.{error.path}", error.problem) from None
+    parsed_graph(graph_data, limits, field="graphData")
     assert isinstance(graph_data, dict)
     return graph_data
+
+
+def parsed_graph(graph_data: object, limits: GraphLimits, *, field: str) -> Graph:
+    """The graph, or BadInput naming the member that is wrong, e.g. graphData.nodes[2].id."""
+    try:
+        return parse_graph(graph_data, limits)
+    except GraphShapeError as error:
+        path = field if error.path == "graph" else f"{field}.{error.path}"
+        raise BadInput(path, error.problem) from None
 
 
 def checked_text_provider(provider_id: str | None) -> str | None:

@@ -7,10 +7,7 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from services.events import DomainEvent
+from typing import Generic, Protocol, TypeVar
 
 logger = logging.getLogger(__name__)
 
@@ -20,11 +17,24 @@ MAX_QUEUED_NOTIFICATIONS = 1_000
 EVERYONE = None
 
 
-class NotificationHub:
-    def __init__(self) -> None:
-        self._queues: defaultdict[int | None, set[asyncio.Queue[DomainEvent]]] = defaultdict(set)
+class Addressed(Protocol):
+    """What the hub needs of an event: whose it is (None: nobody's in particular)."""
 
-    def deliver(self, event: DomainEvent) -> None:
+    @property
+    def user_id(self) -> int | None: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+Event = TypeVar("Event", bound=Addressed)
+
+
+class NotificationHub(Generic[Event]):
+    def __init__(self) -> None:
+        self._queues: defaultdict[int | None, set[asyncio.Queue[Event]]] = defaultdict(set)
+
+    def deliver(self, event: Event) -> None:
         recipients = [*self._queues.get(EVERYONE, ())]
         if event.user_id is not None:
             recipients += self._queues.get(event.user_id, ())
@@ -35,9 +45,9 @@ class NotificationHub:
                 logger.warning("notification dropped: subscriber is not reading", extra={"event": event.name})
 
     @asynccontextmanager
-    async def subscribe(self, user_id: int | None) -> AsyncIterator[asyncio.Queue[DomainEvent]]:
+    async def subscribe(self, user_id: int | None) -> AsyncIterator[asyncio.Queue[Event]]:
         """`user_id=None` sees everyone's events."""
-        queue: asyncio.Queue[DomainEvent] = asyncio.Queue(MAX_QUEUED_NOTIFICATIONS)
+        queue: asyncio.Queue[Event] = asyncio.Queue(MAX_QUEUED_NOTIFICATIONS)
         self._queues[user_id].add(queue)
         try:
             yield queue

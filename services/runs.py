@@ -26,15 +26,15 @@ from db.models import ConsistentCharacter, EventLog, Run, RunStatus
 from db.repositories.projects import OwnedRepository
 from db.repositories.runs import RunRepository
 from services.auth import Actor, require_user
-from services.catalog import Catalog
 from services.errors import BadInput, NotFound
+from services.execution.catalog import Catalog
 from services.events import EventBus
 from services.execution import events as run_events
 from services.execution.events import RunEvent, event_from_json, utc_now
-from services.execution.graph import GraphLimits, GraphShapeError, parse_graph
+from services.execution.graph import GraphLimits
 from services.execution.providers.registry import ProviderRegistry
 from services.execution.runner import CancelToken, RunRequest, run_flow
-from services.flows import checked_text_provider, get_flow
+from services.flows import checked_text_provider, get_flow, parsed_graph
 from services.pagination import Page, PageRequest
 from services.run_recording import RunOwner, RunRecorder
 from services.validation import parse_uuid
@@ -172,7 +172,7 @@ class RunManager:
         async with self._session_factory() as session:
             flow = await get_flow(session, actor, run_input.flow_id) if run_input.flow_id else None
             graph_json = _graph_json(run_input, flow.graph_data if flow else None)
-            graph = _parse(graph_json, self._limits)
+            graph = parsed_graph(graph_json, self._limits, field="graph")
             provider_id = checked_text_provider(run_input.provider_id) or (flow.provider_id if flow else None)
             run = await RunRepository(session).add(
                 Run(
@@ -348,13 +348,6 @@ def _graph_json(run_input: RunInput, flow_graph: dict[str, Any] | None) -> dict[
     if not isinstance(graph, dict):
         raise BadInput("graph", "must be a JSON object with nodes, edges and viewport")
     return graph
-
-
-def _parse(graph_json: dict[str, Any], limits: GraphLimits):  # type: ignore[no-untyped-def]
-    try:
-        return parse_graph(graph_json, limits)
-    except GraphShapeError as error:
-        raise BadInput(f"graph.{error.path}", error.problem) from None
 
 
 def _cached_outputs(value: object | None) -> dict[str, Any]:

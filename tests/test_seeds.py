@@ -21,7 +21,8 @@ from db.models import (
 )
 from seeds.catalog import CATALOG
 from seeds.seeding import seed_catalog
-from services.catalog import PORT_KINDS, Catalog, ComponentSpec, FieldOption, load_catalog
+from services.catalog import load_catalog
+from services.execution.catalog import PORT_KINDS, Catalog, ComponentSpec, FieldOption
 from services.execution.languages import LANGUAGES, language_name
 from services.providers import PROVIDERS
 

@@ -24,7 +24,7 @@ class Repository:
         self.session = session
 
     async def fetch_page(
-        self, statement: Select[tuple[Row]], *, offset: int, limit: int
+        self, statement: Select[Row], *, offset: int, limit: int
     ) -> PageRows[Row]:
         count_statement = select(func.count()).select_from(
             statement.order_by(None).subquery()

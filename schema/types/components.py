@@ -5,7 +5,7 @@ from enum import Enum
 import strawberry
 from strawberry.scalars import JSON
 
-from services.catalog import ApiConfig, ComponentSpec, FieldSpec, PortSpec
+from services.execution.catalog import ApiConfig, ComponentSpec, FieldSpec, PortSpec
 
 
 @strawberry.enum

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from services.providers import PROVIDERS, ProviderInfo
 
 if TYPE_CHECKING:
-    from services.catalog import ComponentSpec
+    from services.execution.catalog import ComponentSpec
 
 
 class ModelResolutionError(Exception):

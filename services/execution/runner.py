@@ -65,7 +65,7 @@ from services.execution.validation import (
 )
 
 if TYPE_CHECKING:
-    from services.catalog import Catalog
+    from services.execution.catalog import Catalog
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from services.execution.graph import Edge, Graph, GraphLimits, Node
 from services.execution.models import ModelResolutionError, parse_model_override
 
 if TYPE_CHECKING:
-    from services.catalog import Catalog, ComponentSpec, FieldSpec, PortSpec
+    from services.execution.catalog import Catalog, ComponentSpec, FieldSpec, PortSpec
 
 DEFAULT_LIMITS = GraphLimits(max_nodes=2_000, max_edges=10_000, max_text_length=100_000)
 MAX_LISTED_OPTIONS = 10

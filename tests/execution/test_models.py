@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from seeds.catalog import CATALOG
-from services.catalog import ComponentSpec
+from services.execution.catalog import ComponentSpec
 from services.execution.models import ModelChoice, ModelResolutionError, resolve_model
 
 

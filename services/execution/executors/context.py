@@ -14,7 +14,7 @@ from services.execution.graph import Node
 from services.execution.providers.base import ImageProvider, TextProvider
 
 if TYPE_CHECKING:
-    from services.catalog import ComponentSpec
+    from services.execution.catalog import ComponentSpec
     from services.execution.validation import PlannedNode
 
 JSONObject = dict[str, Any]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import aclosing
 
 from services.execution import prompts
 from services.execution.executors.context import JSONObject, NodeContext, NodeError
@@ -89,9 +90,11 @@ async def generate_text(context: NodeContext, messages: Sequence[Message]) -> st
         temperature=config.temperature if config else None,
     )
     pieces: list[str] = []
-    async for piece in provider.stream_text(request):
-        pieces.append(piece)
-        context.emit_delta(piece)
+    # aclosing: if anything here fails, the stream (and its provider slot) is released now.
+    async with aclosing(provider.stream_text(request)) as stream:
+        async for piece in stream:
+            pieces.append(piece)
+            context.emit_delta(piece)
     text = "".join(pieces).strip()
     if not text:
         raise NodeError(f"{choice.provider_id} returned no text (model {choice.model})")

@@ -6,7 +6,7 @@ Fireworks) live in sibling modules and are built once per provider by the regist
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -61,7 +61,7 @@ class ProviderUnavailable(ProviderError):
 class TextProvider(Protocol):
     id: str
 
-    def stream_text(self, request: TextRequest) -> AsyncIterator[str]:
+    def stream_text(self, request: TextRequest) -> AsyncGenerator[str, None]:
         """Yield the completion's text in pieces, as the provider streams it."""
         ...
 
