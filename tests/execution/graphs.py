@@ -9,8 +9,8 @@ from typing import Any
 from services.execution.graph import Graph, parse_graph
 from services.execution.validation import DEFAULT_LIMITS
 
-# Copies of the product owner's example flows (/work/shared/examples).
-EXAMPLES = Path(__file__).parent / "examples"
+# The example flows in the editor's shape, shared with the README and the `run` command.
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def node(
