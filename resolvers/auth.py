@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from db.models import BackofficeUser as BackofficeUserModel
 from schema.context import Info
 from schema.inputs import LoginInput, SignupInput
 from schema.types.accounts import AuthPayload, BackofficeUser
@@ -47,6 +48,7 @@ async def create_backoffice_user(info: Info, input: SignupInput) -> BackofficeUs
         username=input.username,
         password=input.password,
     )
+    assert isinstance(account, BackofficeUserModel)
     return BackofficeUser.from_model(account)
 
 

@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 class DatabaseSession(SchemaExtension):
     """Gives each operation its own context (session, loaders) and commits only if it succeeded."""
 
-    async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
+    async def on_operation(self) -> AsyncIterator[None]:
         connection_context = self.execution_context.context
         if not isinstance(connection_context, Context):
             yield

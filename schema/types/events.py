@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Self
 
 import strawberry
 from strawberry.scalars import JSON
@@ -18,7 +19,7 @@ class EventLog:
     created_at: datetime
 
     @classmethod
-    def from_event(cls, event: DomainEvent) -> EventLog:
+    def from_event(cls, event: DomainEvent) -> Self:
         return cls(
             id=strawberry.ID(str(event.id)),
             event_name=event.name,

@@ -15,12 +15,11 @@ from schema.context import Info
 from services.execution import events
 
 
-NodeStatus = strawberry.enum(
-    events.NodeStatus, description="A node's state in a run. Events carry the first five."
-)
+# The engine's and the database's enums, exposed as they are (one concept, one name).
+strawberry.enum(events.NodeStatus, description="A node's state in a run. Events carry the first five.")
 
 
-RunStatus = strawberry.enum(RunStatus)
+strawberry.enum(RunStatus)
 
 
 @strawberry.input(description="Run a stored flow (flowId) or a graph as the editor holds it.")
@@ -53,7 +52,7 @@ class RunStarted(RunEvent):
 @strawberry.type
 class NodeStatusChanged(RunEvent):
     node_id: str
-    status: NodeStatus
+    status: events.NodeStatus
 
 
 @strawberry.type
@@ -108,7 +107,7 @@ def run_event(event: events.RunEvent) -> RunEvent:
             flow_id = None if event.flow_id is None else strawberry.ID(event.flow_id)
             return RunStarted(**common, flow_id=flow_id)
         case events.NodeStatusChanged():
-            return NodeStatusChanged(**common, node_id=event.node_id, status=NodeStatus(event.status.value))
+            return NodeStatusChanged(**common, node_id=event.node_id, status=event.status)
         case events.NodeOutputDelta():
             return NodeOutputDelta(**common, node_id=event.node_id, delta=event.delta)
         case events.NodeCompleted():
@@ -128,7 +127,7 @@ def run_event(event: events.RunEvent) -> RunEvent:
 class RunNodeResult:
     node_id: str
     node_type: str
-    status: NodeStatus
+    status: events.NodeStatus
     output: JSON | None
     error: str | None
     started_at: datetime | None
@@ -140,7 +139,7 @@ class RunNodeResult:
         return cls(
             node_id=result.node_id,
             node_type=result.node_type,
-            status=NodeStatus(result.status),
+            status=events.NodeStatus(result.status),
             output=result.output,
             error=result.error,
             started_at=result.started_at,
