@@ -83,11 +83,12 @@ class RefreshTokenRepository(Repository):
     async def session_is_open(
         self, model: type[User] | type[BackofficeUser], account_id: int, session_id: uuid.UUID
     ) -> bool:
-        """The account exists and nothing of this login session has been revoked."""
-        revoked = (
-            select(RefreshToken.id)
-            .where(RefreshToken.family_id == session_id, RefreshToken.revoked_at.is_not(None))
-            .exists()
-        )
-        statement = select(model.id).where(model.id == account_id, ~revoked)
-        return (await self.session.execute(statement)).first() is not None
+        """The login session belongs to this account and nothing of it has been revoked.
+
+        Its tokens go with a deleted account, so a later account that the database hands the
+        same id does not inherit the session."""
+        subject = RefreshToken.user_id if model is User else RefreshToken.backoffice_user_id
+        in_session = RefreshToken.family_id == session_id
+        owned = select(RefreshToken.id).where(in_session, subject == account_id).exists()
+        revoked = select(RefreshToken.id).where(in_session, RefreshToken.revoked_at.is_not(None)).exists()
+        return bool((await self.session.execute(select(owned & ~revoked))).scalar())
