@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from schema.context import Context
 from schema.errors import internal_error
@@ -37,6 +38,15 @@ class DatabaseSession(SchemaExtension):
                 if result is not None:
                     result.data = None
                     result.errors = [internal_error()]
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        context = self.execution_context.context
+        if isinstance(context, Context) and self.execution_context.operation_type is not OperationType.SUBSCRIPTION:
+            # Root fields resolve concurrently and share the session; two of them opening its
+            # connection at once is an error (on PostgreSQL), so it is open before they start.
+            # Subscriptions use short sessions of their own instead of holding one for hours.
+            await context.session.connection()
+        yield
 
 
 def _keeps_changes(errors: list[GraphQLError] | None) -> bool:

@@ -49,6 +49,7 @@ class RunRecorder:
         session_factory: async_sessionmaker[AsyncSession],
         bus: EventBus,
         node_types: dict[str, str],
+        write_lock: asyncio.Lock | None = None,
     ) -> None:
         self.run = run
         self.owner = owner
@@ -57,7 +58,10 @@ class RunRecorder:
         self._node_types = node_types
         self._results: dict[str, RunNodeResult] = {}
         self._pending: list[RunEvent] = []
-        self._lock = asyncio.Lock()
+        # Shared by every recorder of a RunManager: one write at a time, so that recording
+        # holds one pooled connection however many runs go on (each waiting recorder's batch
+        # just grows), and the rest of the pool stays free for requests.
+        self._lock = write_lock or asyncio.Lock()
         self._flush_soon: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[None]] = set()
 

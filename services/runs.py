@@ -165,6 +165,10 @@ class RunManager:
         self._limits = limits
         self._live: dict[uuid.UUID, LiveRun] = {}
         self._background: set[asyncio.Task[None]] = set()
+        # Run recorders write one at a time (see RunRecorder): with one transaction per run
+        # every 50 ms, hundreds of live runs otherwise exhaust the connection pool and new runs
+        # fail waiting for a connection.
+        self._recording_lock = asyncio.Lock()
 
     async def start(self, actor: Actor, run_input: RunInput) -> LiveRun:
         """Check the input, store the run as running, and make it live (nothing runs yet)."""
@@ -201,7 +205,9 @@ class RunManager:
             cancel_token=CancelToken(),
         )
         node_types = {node.id: node.type for node in graph.nodes}
-        recorder = RunRecorder(run, owner, self._session_factory, self._bus, node_types)
+        recorder = RunRecorder(
+            run, owner, self._session_factory, self._bus, node_types, write_lock=self._recording_lock
+        )
         live = LiveRun(run, recorder, request)
         self._live[run.id] = live
         return live

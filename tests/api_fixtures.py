@@ -11,14 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from main import create_app
+from services import auth
 from services.settings import Settings, load_settings
 from tests.fakes.server import serve_app
-from tests.graphql_client import GraphQLClient
+from tests.graphql_client import PASSWORD, GraphQLClient
 
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256"
 
 
-def test_settings(database_url: str, workdir: Path, **overrides: str) -> Settings:
+def settings_for(database_url: str, workdir: Path, **overrides: str) -> Settings:
     environ = {
         "DATABASE_URL": database_url,
         "AUTH_SECRET_KEY": TEST_SECRET_KEY,
@@ -32,7 +33,7 @@ def test_settings(database_url: str, workdir: Path, **overrides: str) -> Setting
 
 @pytest.fixture
 def settings(database_url: str, workdir: Path) -> Settings:
-    return test_settings(database_url, workdir)
+    return settings_for(database_url, workdir)
 
 
 @pytest.fixture
@@ -61,3 +62,23 @@ async def live_server(settings: Settings, engine: AsyncEngine) -> AsyncIterator[
 async def live_api(live_server: str) -> AsyncIterator[GraphQLClient]:
     async with httpx.AsyncClient(base_url=live_server) as http:
         yield GraphQLClient(http)
+
+
+async def create_admin(app: Starlette, username: str = "root") -> None:
+    """A backoffice user, made the way `main.py create-admin` makes one."""
+    backend = app.state.backend
+    async with backend.session_factory() as session:
+        await auth.create_account(
+            session, backend.auth, "backoffice", email=f"{username}@example.com", username=username, password=PASSWORD
+        )
+        await session.commit()
+
+
+async def backoffice_token(api: GraphQLClient, app: Starlette, username: str = "root") -> str:
+    """An access token of a new backoffice user, signed in over the API."""
+    await create_admin(app, username)
+    result = await api.execute(
+        "mutation($i: String!, $p: String!) { backofficeLogin(input: {identifier: $i, password: $p}) { accessToken } }",
+        {"i": username, "p": PASSWORD},
+    )
+    return result.ok()["backofficeLogin"]["accessToken"]

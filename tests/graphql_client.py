@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import websockets
 
+PASSWORD = "correct horse battery"
 SIGNUP = """
 mutation Signup($input: SignupInput!) {
   signup(input: $input) { accessToken refreshToken expiresIn user { id username } }
@@ -62,7 +63,7 @@ class GraphQLClient:
         )
         return Result(response.status_code, _json_or_empty(response))
 
-    async def signup(self, username: str, password: str = "correct horse battery") -> Account:
+    async def signup(self, username: str, password: str = PASSWORD) -> Account:
         data = (
             await self.execute(
                 SIGNUP,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from starlette.applications import Starlette
 
-from services import auth
-from tests.graphql_client import GraphQLClient
+from tests.api_fixtures import create_admin
+from tests.graphql_client import PASSWORD, GraphQLClient
 
 LOGIN = """
 mutation Login($identifier: String!, $password: String!) {
@@ -19,21 +19,6 @@ BACKOFFICE_LOGIN = LOGIN.replace("  login(", "  backofficeLogin(")
 REFRESH = "mutation($token: String!) { refreshToken(refreshToken: $token) { accessToken refreshToken } }"
 LOGOUT = "mutation($token: String!) { logout(refreshToken: $token) }"
 ME = "{ me { id username email } }"
-PASSWORD = "correct horse battery"
-
-
-async def create_admin(app: Starlette, username: str = "root") -> None:
-    backend = app.state.backend
-    async with backend.session_factory() as session:
-        await auth.create_account(
-            session,
-            backend.auth,
-            "backoffice",
-            email=f"{username}@example.com",
-            username=username,
-            password=PASSWORD,
-        )
-        await session.commit()
 
 
 async def test_signup_returns_tokens_that_identify_the_new_user(api: GraphQLClient) -> None:

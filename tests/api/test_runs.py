@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from services.settings import Settings
-from tests.api_fixtures import test_settings as settings_for
+from tests.api_fixtures import settings_for
 from tests.fakes.providers import FakeProviderState, SlowChunks, fake_provider_app
 from tests.fakes.server import serve_app
 from tests.graphql_client import Account, GraphQLClient, Subscription, graphql_ws

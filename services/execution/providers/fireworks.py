@@ -14,7 +14,6 @@ import httpx2
 
 from services.execution.providers.base import GeneratedImage, ImageRequest
 from services.execution.providers.retry import (
-    AttemptFailed,
     RetryPolicy,
     call_with_retries,
     malformed,

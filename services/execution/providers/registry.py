@@ -10,7 +10,6 @@ import asyncio
 from collections.abc import Mapping
 from typing import Protocol, TypeVar
 
-from services.execution.providers.anthropic_messages import AnthropicProvider
 from services.execution.providers.base import (
     ImageProvider,
     ProviderError,
@@ -18,7 +17,6 @@ from services.execution.providers.base import (
     TextProvider,
 )
 from services.execution.providers.fireworks import FireworksProvider
-from services.execution.providers.openai_compatible import OpenAICompatibleProvider
 from services.execution.providers.retry import RetryPolicy
 from services.providers import PROVIDERS, ProviderInfo, ProviderKind, ProviderProtocol
 from services.settings import ProviderSettings
@@ -47,9 +45,26 @@ class ClientFactory(Protocol[C_co]):
     ) -> C_co: ...
 
 
+def _openai_client(
+    info: ProviderInfo, *, api_key: str, base_url: str, policy: RetryPolicy, semaphore: asyncio.Semaphore
+) -> ClosableTextProvider:
+    # The SDKs take a second or two to import: only a process that calls a provider pays.
+    from services.execution.providers.openai_compatible import OpenAICompatibleProvider
+
+    return OpenAICompatibleProvider(info, api_key=api_key, base_url=base_url, policy=policy, semaphore=semaphore)
+
+
+def _anthropic_client(
+    info: ProviderInfo, *, api_key: str, base_url: str, policy: RetryPolicy, semaphore: asyncio.Semaphore
+) -> ClosableTextProvider:
+    from services.execution.providers.anthropic_messages import AnthropicProvider
+
+    return AnthropicProvider(info, api_key=api_key, base_url=base_url, policy=policy, semaphore=semaphore)
+
+
 TEXT_CLIENTS: dict[ProviderProtocol, ClientFactory[ClosableTextProvider]] = {
-    "openai": OpenAICompatibleProvider,
-    "anthropic": AnthropicProvider,
+    "openai": _openai_client,
+    "anthropic": _anthropic_client,
 }
 IMAGE_CLIENTS: dict[ProviderProtocol, ClientFactory[ClosableImageProvider]] = {
     "fireworks": FireworksProvider,
