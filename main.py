@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # The embedded default sets itself up; PostgreSQL is migrated with `migrate`.
             await prepare_database(engine)
         backend = await open_backend(settings, engine)
-        await backend.recover_interrupted_runs()
+        await backend.prepare_to_serve()
         app.state.backend = backend
         try:
             yield

@@ -17,7 +17,7 @@ from db.loaders import Loaders
 from services import auth, events
 from services.auth import Actor
 from services.backend import Backend
-from services.errors import Unauthenticated
+from services.errors import DomainError, Unauthenticated
 
 
 @dataclass
@@ -29,6 +29,8 @@ class Context:
     connection_params: dict[str, Any] | None = None
     # Set once the token has been checked (on a websocket: when the connection opened).
     authenticated_actor: Actor | None = None
+    # A refused token is refused once: resolvers asking again get the same answer, no query.
+    _authentication_error: DomainError | None = field(default=None, repr=False)
     _session: AsyncSession | None = field(default=None, repr=False)
     _loaders: Loaders | None = field(default=None, repr=False)
 
@@ -46,12 +48,18 @@ class Context:
         return self._loaders
 
     async def actor(self) -> Actor | None:
+        if self._authentication_error is not None:
+            raise self._authentication_error
         if self.authenticated_actor is None and self.access_token:
             # A session of its own: a subscription must not hold the operation's open.
             async with self.backend.session_factory() as session:
-                self.authenticated_actor = await auth.authenticate(
-                    session, self.backend.auth, self.access_token
-                )
+                try:
+                    self.authenticated_actor = await auth.authenticate(
+                        session, self.backend.auth, self.access_token
+                    )
+                except DomainError as error:
+                    self._authentication_error = error
+                    raise
         return self.authenticated_actor
 
     async def require_actor(self) -> Actor:

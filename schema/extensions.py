@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -42,6 +43,10 @@ class DatabaseSession(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context.context
         if isinstance(context, Context) and self.execution_context.operation_type is not OperationType.SUBSCRIPTION:
+            # Authenticate first, on a connection of its own that is back in the pool before the
+            # operation takes one: holding one while waiting for another deadlocks a busy pool.
+            with contextlib.suppress(DomainError):
+                await context.actor()
             # Root fields resolve concurrently and share the session; two of them opening its
             # connection at once is an error (on PostgreSQL), so it is open before they start.
             # Subscriptions use short sessions of their own instead of holding one for hours.

@@ -39,8 +39,10 @@ class Backend:
     def graph_limits(self) -> GraphLimits:
         return self.settings.limits.graph_limits
 
-    async def recover_interrupted_runs(self) -> None:
-        """For a server starting up: runs a previous process left running are over."""
+    async def prepare_to_serve(self) -> None:
+        """For a server starting up: runs a previous process left running are over, and the
+        provider clients are built before the first request needs one."""
+        self.providers.prepare()
         async with self.session_factory() as session:
             interrupted = await mark_interrupted_runs(session)
             await session.commit()

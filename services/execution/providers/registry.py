@@ -101,6 +101,17 @@ class ProviderRegistry:
         settings = self._settings.get(provider_id)
         return provider_id in self._catalog and settings is not None and bool(settings.api_key)
 
+    def prepare(self) -> None:
+        """Build every configured provider's client now: a server pays the SDKs' import time
+        at start-up instead of stalling its event loop on the first call."""
+        for provider_id, info in self._catalog.items():
+            if not self.available(provider_id):
+                continue
+            if info.kind == "text":
+                self.text(provider_id)
+            else:
+                self.image(provider_id)
+
     def text(self, provider_id: str) -> TextProvider:
         if provider_id not in self._text:
             self._text[provider_id] = self._build(provider_id, "text", TEXT_CLIENTS)
