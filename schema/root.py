@@ -7,7 +7,13 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -97,6 +103,12 @@ class AppSchema(strawberry.Schema):
 
 
 def build_schema(limits: Limits = Limits()) -> strawberry.Schema:
+    # The limit rules are built once, so that ValidationCache (keyed on the document and the
+    # rules) serves a repeated query without validating it again.
+    limit_rules = [
+        *QueryDepthLimiter(max_depth=limits.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=limits.max_query_aliases).validation_rules,
+    ]
     return AppSchema(
         query=Query,
         mutation=Mutation,
@@ -106,9 +118,9 @@ def build_schema(limits: Limits = Limits()) -> strawberry.Schema:
         extensions=[
             DatabaseSession,
             CodedMaskErrors,
-            lambda: QueryDepthLimiter(max_depth=limits.max_query_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=limits.max_query_aliases),
+            lambda: AddValidationRules(limit_rules),
             lambda: MaxTokensLimiter(max_token_count=limits.max_query_tokens),
+            ValidationCache,
         ],
         config=StrawberryConfig(disable_field_suggestions=True),
         # Event types appear in the schema only through the RunEvent interface.
