@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from benchmarks._api_data import HEALTH, PROJECTS, prepare
 from benchmarks._common import machine, table
 
 STEPS: list[tuple[str, str, str]] = [
@@ -72,7 +73,6 @@ def _is_async(function: Any) -> bool:
 
 async def breakdown(flow_nodes: int, requests: int = 200) -> None:
     import main
-    from benchmarks.api_throughput import HEALTH, PROJECTS, prepare
     from services.settings import load_settings
 
     spent: dict[str, float] = collections.defaultdict(float)
