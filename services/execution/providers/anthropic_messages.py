@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Mapping, Sequence
-from contextlib import aclosing
 
 import anthropic
 import httpx2
@@ -21,10 +20,10 @@ from services.execution.providers.retry import (
     error_detail,
     malformed,
     status_failure,
-    stream_with_retries,
     timed_out,
     transport_failure,
 )
+from services.execution.providers.streaming import StreamingTextProvider
 from services.providers import ProviderInfo
 
 # The messages API requires max_tokens; this is used when the request leaves it open.
@@ -34,7 +33,7 @@ DEFAULT_MAX_TOKENS = 2048
 TRANSIENT_STREAM_ERRORS = frozenset({"overloaded_error", "api_error", "rate_limit_error"})
 
 
-class AnthropicProvider:
+class AnthropicProvider(StreamingTextProvider["anthropic.AsyncStream[RawMessageStreamEvent]"]):
     def __init__(
         self,
         info: ProviderInfo,
@@ -44,27 +43,13 @@ class AnthropicProvider:
         policy: RetryPolicy,
         semaphore: asyncio.Semaphore,
     ) -> None:
-        self.id = info.id
-        self._api_key = api_key
-        self._policy = policy
-        self._semaphore = semaphore
+        super().__init__(info, api_key=api_key, base_url=base_url, policy=policy, semaphore=semaphore)
         self._client = anthropic.AsyncAnthropic(
             api_key=api_key, base_url=base_url, timeout=policy.timeout, max_retries=0
         )
 
-    def stream_text(self, request: TextRequest) -> AsyncGenerator[str, None]:
-        return stream_with_retries(self.id, self._policy, lambda: self._attempt(request))
-
     async def aclose(self) -> None:
         await self._client.close()
-
-    async def _attempt(self, request: TextRequest) -> AsyncGenerator[str, None]:
-        # The slot is held while the stream is open, not while waiting to retry.
-        async with self._semaphore:
-            stream = await self._open(request)
-            async with stream, aclosing(self._pieces(stream)) as pieces:
-                async for piece in pieces:
-                    yield piece
 
     async def _open(self, request: TextRequest) -> anthropic.AsyncStream[RawMessageStreamEvent]:
         system, messages = split_system(request.messages)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
 
 import httpx2
 import openai
@@ -18,14 +17,14 @@ from services.execution.providers.retry import (
     error_detail,
     malformed,
     status_failure,
-    stream_with_retries,
     timed_out,
     transport_failure,
 )
+from services.execution.providers.streaming import StreamingTextProvider
 from services.providers import ProviderInfo
 
 
-class OpenAICompatibleProvider:
+class OpenAICompatibleProvider(StreamingTextProvider["openai.AsyncStream[ChatCompletionChunk]"]):
     def __init__(
         self,
         info: ProviderInfo,
@@ -35,27 +34,13 @@ class OpenAICompatibleProvider:
         policy: RetryPolicy,
         semaphore: asyncio.Semaphore,
     ) -> None:
-        self.id = info.id
-        self._api_key = api_key
-        self._policy = policy
-        self._semaphore = semaphore
+        super().__init__(info, api_key=api_key, base_url=base_url, policy=policy, semaphore=semaphore)
         self._client = openai.AsyncOpenAI(
             api_key=api_key, base_url=base_url, timeout=policy.timeout, max_retries=0
         )
 
-    def stream_text(self, request: TextRequest) -> AsyncGenerator[str, None]:
-        return stream_with_retries(self.id, self._policy, lambda: self._attempt(request))
-
     async def aclose(self) -> None:
         await self._client.close()
-
-    async def _attempt(self, request: TextRequest) -> AsyncGenerator[str, None]:
-        # The slot is held while the stream is open, not while waiting to retry.
-        async with self._semaphore:
-            stream = await self._open(request)
-            async with stream, aclosing(self._pieces(stream)) as pieces:
-                async for piece in pieces:
-                    yield piece
 
     async def _open(self, request: TextRequest) -> openai.AsyncStream[ChatCompletionChunk]:
         try:

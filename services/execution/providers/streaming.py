@@ -1,0 +1,52 @@
+"""What every streaming text client shares; subclasses say how to open a stream and read it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from contextlib import AbstractAsyncContextManager, aclosing
+from typing import Generic, TypeVar
+
+from services.execution.providers.base import TextRequest
+from services.execution.providers.retry import RetryPolicy, stream_with_retries
+from services.providers import ProviderInfo
+
+Stream = TypeVar("Stream", bound=AbstractAsyncContextManager[object])
+
+
+class StreamingTextProvider(Generic[Stream]):
+    def __init__(
+        self,
+        info: ProviderInfo,
+        *,
+        api_key: str,
+        base_url: str,
+        policy: RetryPolicy,
+        semaphore: asyncio.Semaphore,
+    ) -> None:
+        self.id = info.id
+        self._api_key = api_key
+        self._policy = policy
+        self._semaphore = semaphore
+
+    def stream_text(self, request: TextRequest) -> AsyncGenerator[str, None]:
+        return stream_with_retries(self.id, self._policy, lambda: self._attempt(request))
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+    async def _attempt(self, request: TextRequest) -> AsyncGenerator[str, None]:
+        # The slot is held while the stream is open, not while waiting to retry.
+        async with self._semaphore:
+            stream = await self._open(request)
+            async with stream, aclosing(self._pieces(stream)) as pieces:
+                async for piece in pieces:
+                    yield piece
+
+    async def _open(self, request: TextRequest) -> Stream:
+        """Send the request; raise AttemptFailed when it is refused."""
+        raise NotImplementedError
+
+    def _pieces(self, stream: Stream) -> AsyncGenerator[str, None]:
+        """The reply's text, piece by piece; raise AttemptFailed when the stream breaks."""
+        raise NotImplementedError
