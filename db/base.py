@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData
+from sqlalchemy import JSON, DateTime, MetaData, inspect
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
@@ -54,3 +54,8 @@ class Base(DeclarativeBase):
         list[Any]: JSONDocument,
         datetime: UTCDateTime(),
     }
+
+
+def is_loaded(row: object, attribute: str) -> bool:
+    """False for a column a query deferred (see OwnedRepository's lists)."""
+    return attribute not in inspect(row).unloaded

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -81,6 +81,18 @@ class NodeResultsByRunLoader(DataLoader[str, list[RunNodeResult]]):
         return [grouped[run_id] for run_id in run_ids]
 
 
+class FlowGraphLoader(DataLoader[uuid.UUID, dict[str, Any]]):
+    """Flows' graphs, for flows read in a list (lists leave the graphs out)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__()
+        self.repository = OwnedRepository(session, Flow)
+
+    async def batch_load_fn(self, flow_ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
+        graphs = await self.repository.graph_data_of(flow_ids)
+        return [graphs[flow_id] for flow_id in flow_ids]
+
+
 class Loaders:
     def __init__(self, session: AsyncSession) -> None:
         self.user = UserLoader(session)
@@ -88,3 +100,4 @@ class Loaders:
         self.flows_by_project = ByProjectLoader(session, Flow)
         self.characters_by_project = ByProjectLoader(session, ConsistentCharacter)
         self.node_results_by_run = NodeResultsByRunLoader(session)
+        self.flow_graph = FlowGraphLoader(session)

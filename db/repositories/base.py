@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 Row = TypeVar("Row")
@@ -26,9 +26,9 @@ class Repository:
     async def fetch_page(
         self, statement: Select[Row], *, offset: int, limit: int
     ) -> PageRows[Row]:
-        count_statement = select(func.count()).select_from(
-            statement.order_by(None).subquery()
-        )
+        count_statement = statement.with_only_columns(
+            func.count(), maintain_column_froms=True
+        ).order_by(None)
         total = (await self.session.execute(count_statement)).scalar_one()
         rows = (await self.session.scalars(statement.offset(offset).limit(limit))).all()
         return PageRows(rows=rows, total_count=total, offset=offset)

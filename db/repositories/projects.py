@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
+from sqlalchemy.orm import defer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ConsistentCharacter, Flow, Project
@@ -14,6 +15,10 @@ from db.repositories.base import PageRows, Repository
 
 Owned = TypeVar("Owned", Project, Flow, ConsistentCharacter)
 OwnedId = int | uuid.UUID
+
+# Lists leave out these big JSON documents (a flow's graph can hold thousands of nodes); a
+# DataLoader fetches one when a client asks for it.
+LEFT_OUT_OF_LISTS: dict[type, str] = {Flow: "graph_data"}
 
 
 class OwnedRepository(Repository, Generic[Owned]):
@@ -35,7 +40,7 @@ class OwnedRepository(Repository, Generic[Owned]):
             statement = statement.where(self.model.user_id == owner_id)
         if project_id is not None:
             statement = statement.where(self._project_column() == project_id)
-        return await self.fetch_page(statement, offset=offset, limit=limit)
+        return await self.fetch_page(self._listing(statement), offset=offset, limit=limit)
 
     async def list_for_projects(self, project_ids: Sequence[int]) -> Sequence[Owned]:
         statement = (
@@ -43,7 +48,7 @@ class OwnedRepository(Repository, Generic[Owned]):
             .where(self._project_column().in_(project_ids))
             .order_by(self.model.created_at, self.model.id)
         )
-        return (await self.session.scalars(statement)).all()
+        return (await self.session.scalars(self._listing(statement))).all()
 
     async def get_many(self, object_ids: Sequence[OwnedId]) -> Sequence[Owned]:
         statement = select(self.model).where(self.model.id.in_(object_ids))
@@ -60,6 +65,16 @@ class OwnedRepository(Repository, Generic[Owned]):
         await self.session.flush()
         # The database cascades to what the row owns (ON DELETE CASCADE on every child).
         await self.session.execute(delete(self.model).where(self.model.id == row.id))
+
+    async def graph_data_of(self, flow_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+        statement = select(Flow.id, Flow.graph_data).where(Flow.id.in_(flow_ids))
+        return {row.id: row.graph_data for row in await self.session.execute(statement)}
+
+    def _listing(self, statement: Select[Owned]) -> Select[Owned]:
+        left_out = LEFT_OUT_OF_LISTS.get(self.model)
+        if left_out is None:
+            return statement
+        return statement.options(defer(getattr(self.model, left_out), raiseload=True))
 
     def _project_column(self):  # type: ignore[no-untyped-def]
         if self.model is Project:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
 
+from db.base import is_loaded
 from db.models import ConsistentCharacter as CharacterModel
 from db.models import Flow as FlowModel
 from db.models import Project as ProjectModel
@@ -65,13 +68,20 @@ class Project:
 class Flow:
     id: strawberry.ID
     name: str
-    graph_data: JSON = strawberry.field(description="React Flow's nodes, edges and viewport.")
     provider_id: str | None
     version: int = strawberry.field(description="Send it back with updateFlow: optimistic locking.")
     created_at: datetime
     updated_at: datetime
     owner_id: strawberry.Private[int]
     project_id: strawberry.Private[int]
+    # None when the flow was read in a list, which leaves graphs out.
+    loaded_graph_data: strawberry.Private[dict[str, Any] | None]
+
+    @strawberry.field(description="React Flow's nodes, edges and viewport.")
+    async def graph_data(self, info: Info) -> JSON:
+        if self.loaded_graph_data is not None:
+            return self.loaded_graph_data
+        return await info.context.loaders.flow_graph.load(uuid.UUID(self.id))
 
     @strawberry.field
     async def owner(self, info: Info) -> User:
@@ -86,7 +96,7 @@ class Flow:
         return cls(
             id=strawberry.ID(str(flow.id)),
             name=flow.name,
-            graph_data=flow.graph_data,
+            loaded_graph_data=flow.graph_data if is_loaded(flow, "graph_data") else None,
             provider_id=flow.provider_id,
             version=flow.version,
             created_at=flow.created_at,

@@ -72,3 +72,15 @@ async def test_nested_projects_query_costs_the_same_statements_for_1_and_50_proj
     assert with_one == with_fifty
     # Authentication, page, count, then one statement per kind of related object.
     assert with_fifty <= 8
+
+
+async def test_flow_lists_leave_graphs_out_unless_asked_for(api: GraphQLClient, app: Starlette) -> None:
+    alice = await api.signup("alice")
+    await add_projects(api, alice, 3)
+    with count_statements(app) as without_graphs:
+        (await api.execute("{ flows { nodes { name } } }", token=alice.access_token)).ok()
+    with count_statements(app) as with_graphs:
+        listed = (await api.execute("{ flows { nodes { name graphData } } }", token=alice.access_token)).ok()
+    assert not any("graph_data" in statement for statement in without_graphs)
+    assert len(with_graphs) == len(without_graphs) + 1
+    assert [flow["graphData"] for flow in listed["flows"]["nodes"]] == [EMPTY_GRAPH] * 3
