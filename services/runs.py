@@ -173,6 +173,7 @@ class RunManager:
     async def start(self, actor: Actor, run_input: RunInput) -> LiveRun:
         """Check the input, store the run as running, and make it live (nothing runs yet)."""
         user = require_user(actor)
+        cached_outputs = _cached_outputs(run_input.cached_outputs)
         async with self._session_factory() as session:
             flow = await get_flow(session, actor, run_input.flow_id) if run_input.flow_id else None
             graph_json = _graph_json(run_input, flow.graph_data if flow else None)
@@ -201,7 +202,7 @@ class RunManager:
             flow_provider_id=provider_id,
             flow_id=None if flow is None else str(flow.id),
             trigger_node_id=run_input.trigger_node_id,
-            cached_outputs=_cached_outputs(run_input.cached_outputs),
+            cached_outputs=cached_outputs,
             cancel_token=CancelToken(),
         )
         node_types = {node.id: node.type for node in graph.nodes}

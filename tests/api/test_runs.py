@@ -344,3 +344,21 @@ async def test_runs_a_crash_left_running_are_marked_interrupted_at_start_up(
     run = (await live_api.execute(RUN, {"id": str(live.run.id)}, token=alice.access_token)).ok()["run"]
     assert run["status"] == "INTERRUPTED"
     assert "server stopped" in run["error"]
+
+
+async def test_malformed_cached_outputs_are_refused_and_store_no_run(api: GraphQLClient) -> None:
+    alice = await api.signup("alice")
+    result = await api.execute(
+        START_RUN, {"input": {"graph": example("story-flow.json"), "cachedOutputs": [1, 2]}}, token=alice.access_token
+    )
+    assert result.error_code == "BAD_USER_INPUT"
+    assert result.errors[0]["extensions"]["field"] == "cachedOutputs"
+    assert (await api.execute("{ runs { totalCount } }", token=alice.access_token)).ok()["runs"]["totalCount"] == 0
+
+
+async def test_a_malformed_graph_is_refused_and_stores_no_run(api: GraphQLClient) -> None:
+    alice = await api.signup("alice")
+    result = await api.execute(START_RUN, {"input": {"graph": {"nodes": "many"}}}, token=alice.access_token)
+    assert result.error_code == "BAD_USER_INPUT"
+    assert result.errors[0]["extensions"]["field"] == "graph.nodes"
+    assert (await api.execute("{ runs { totalCount } }", token=alice.access_token)).ok()["runs"]["totalCount"] == 0
