@@ -57,7 +57,7 @@ class ByProjectLoader(DataLoader[int, list[Child]], Generic[Child]):
 
     def __init__(self, session: AsyncSession, model: type[Child]) -> None:
         super().__init__()
-        self.repository = OwnedRepository(session, model)
+        self.repository: OwnedRepository[Child] = OwnedRepository(session, model)
 
     async def batch_load_fn(self, project_ids: Sequence[int]) -> list[list[Child]]:
         grouped: defaultdict[int, list[Child]] = defaultdict(list)

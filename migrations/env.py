@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
@@ -23,7 +23,7 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def render_item(kind: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+def render_item(kind: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Write our portable column types as plain SQLAlchemy, so versions never import app code."""
     if kind != "type":
         return False

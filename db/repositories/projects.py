@@ -24,7 +24,7 @@ LEFT_OUT_OF_LISTS: dict[type, str] = {Flow: "graph_data"}
 class OwnedRepository(Repository, Generic[Owned]):
     def __init__(self, session: AsyncSession, model: type[Owned]) -> None:
         super().__init__(session)
-        self.model = model
+        self.model: type[Owned] = model
 
     async def get(self, object_id: OwnedId, *, owner_id: int | None) -> Owned | None:
         row = await self.session.get(self.model, object_id)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import BackofficeUser, RefreshToken, User
 from db.repositories.base import Repository
 
-Account = TypeVar("Account", User, BackofficeUser)
+Account = TypeVar("Account", bound=User | BackofficeUser)
 
 
 class AccountRepository(Repository, Generic[Account]):
@@ -19,7 +19,7 @@ class AccountRepository(Repository, Generic[Account]):
 
     def __init__(self, session: AsyncSession, model: type[Account]) -> None:
         super().__init__(session)
-        self.model = model
+        self.model: type[Account] = model
 
     async def get(self, account_id: int) -> Account | None:
         return await self.session.get(self.model, account_id)

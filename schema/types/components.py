@@ -43,7 +43,7 @@ class ComponentField:
             if spec.options is None
             else [FieldOption(value=o.value, label=o.label) for o in spec.options],
             required=spec.required,
-            validation=None if spec.validation is None else dict(spec.validation),
+            validation=None if spec.validation is None else JSON(dict(spec.validation)),
         )
 
 
@@ -114,5 +114,5 @@ class Component:
             fields=[ComponentField.from_spec(field) for field in spec.fields],
             ports=[ComponentPort.from_spec(port) for port in spec.ports],
             api_config=None if spec.api_config is None else ComponentApiConfig.from_spec(spec.api_config),
-            output_schema=None if spec.output_schema is None else dict(spec.output_schema),
+            output_schema=None if spec.output_schema is None else JSON(dict(spec.output_schema)),
         )

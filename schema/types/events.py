@@ -23,7 +23,7 @@ class EventLog:
         return cls(
             id=strawberry.ID(str(event.id)),
             event_name=event.name,
-            payload=dict(event.payload),
+            payload=JSON(dict(event.payload)),
             project_id=None if event.project_id is None else strawberry.ID(str(event.project_id)),
             session_id=event.session_id,
             created_at=event.created_at,

@@ -80,8 +80,8 @@ class Flow:
     @strawberry.field(description="React Flow's nodes, edges and viewport.")
     async def graph_data(self, info: Info) -> JSON:
         if self.loaded_graph_data is not None:
-            return self.loaded_graph_data
-        return await info.context.loaders.flow_graph.load(uuid.UUID(self.id))
+            return JSON(self.loaded_graph_data)
+        return JSON(await info.context.loaders.flow_graph.load(uuid.UUID(self.id)))
 
     @strawberry.field
     async def owner(self, info: Info) -> User:
@@ -137,7 +137,7 @@ class Character:
             appearance=character.appearance,
             personality=character.personality,
             outfit=character.outfit,
-            extra=character.extra,
+            extra=JSON(character.extra),
             created_at=character.created_at,
             updated_at=character.updated_at,
             owner_id=character.user_id,

@@ -111,11 +111,11 @@ def run_event(event: events.RunEvent) -> RunEvent:
         case events.NodeOutputDelta():
             return NodeOutputDelta(**common, node_id=event.node_id, delta=event.delta)
         case events.NodeCompleted():
-            return NodeCompleted(**common, node_id=event.node_id, output=event.output)
+            return NodeCompleted(**common, node_id=event.node_id, output=JSON(event.output))
         case events.NodeFailed():
             return NodeFailed(**common, node_id=event.node_id, error=event.error)
         case events.RunCompleted():
-            return RunCompleted(**common, outputs=event.outputs)
+            return RunCompleted(**common, outputs=JSON(event.outputs))
         case events.RunFailed():
             return RunFailed(**common, error=event.error)
         case events.RunCancelled():
@@ -140,7 +140,7 @@ class RunNodeResult:
             node_id=result.node_id,
             node_type=result.node_type,
             status=events.NodeStatus(result.status),
-            output=result.output,
+            output=None if result.output is None else JSON(result.output),
             error=result.error,
             started_at=result.started_at,
             finished_at=result.finished_at,
@@ -175,8 +175,8 @@ class Run:
             status=RunStatus(run.status),
             provider_id=run.provider_id,
             trigger_node_id=run.trigger_node_id,
-            graph_data=run.graph_data,
-            outputs=run.outputs,
+            graph_data=JSON(run.graph_data),
+            outputs=None if run.outputs is None else JSON(run.outputs),
             error=run.error,
             created_at=run.created_at,
             started_at=run.started_at,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from tests.graphql_client import GraphQLClient
 
 
@@ -35,7 +37,7 @@ async def test_a_body_over_the_size_cap_gets_413(api: GraphQLClient) -> None:
 
 
 async def test_a_chunked_body_over_the_size_cap_gets_413(api: GraphQLClient) -> None:
-    async def chunks():
+    async def chunks() -> AsyncIterator[bytes]:
         yield b'{"query": "{ health { status } }", "variables": {"p": "'
         for _ in range(5):
             yield b"x" * (1024 * 1024)

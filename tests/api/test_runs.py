@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from services.settings import Settings
 from tests.api_fixtures import settings_for
@@ -71,7 +72,7 @@ def settings(database_url: str, workdir: Path, provider_url: str) -> Settings:
 
 
 async def collect(connection: Subscription, operation_id: str) -> list[dict[str, Any]]:
-    events = []
+    events: list[dict[str, Any]] = []
     while True:
         message = await asyncio.wait_for(connection.receive(), timeout=20)
         assert message.get("id") == operation_id, message
@@ -325,7 +326,7 @@ async def test_a_partial_run_takes_the_clients_cached_outputs(
 
 
 async def test_runs_a_crash_left_running_are_marked_interrupted_at_start_up(
-    app, live_api: GraphQLClient, settings: Settings
+    app: Starlette, live_api: GraphQLClient, settings: Settings
 ) -> None:
     from main import create_app
     from services.auth import authenticate

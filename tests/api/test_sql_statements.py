@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from contextlib import contextmanager
 
 from sqlalchemy import event
@@ -23,7 +24,7 @@ def count_statements(app: Starlette) -> Iterator[list[str]]:
     statements: list[str] = []
     engine = app.state.backend.engine.sync_engine
 
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
         statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", record)

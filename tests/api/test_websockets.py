@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import websockets
@@ -30,7 +32,7 @@ async def next_payload(connection: Subscription) -> dict:
     ids=["token", "authorization", "headers"],
 )
 async def test_connection_init_token_authenticates_notifications(
-    live_server: str, live_api: GraphQLClient, payload_for
+    live_server: str, live_api: GraphQLClient, payload_for: Callable[[str], dict[str, Any]]
 ) -> None:
     alice = await live_api.signup("alice")
     async with graphql_ws(live_server, payload=payload_for(alice.access_token)) as connection:

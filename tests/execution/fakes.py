@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any
 
 from services.execution.providers.base import (
@@ -44,7 +44,7 @@ class FakeTextProvider:
     def calls(self) -> int:
         return len(self.requests)
 
-    async def stream_text(self, request: TextRequest) -> AsyncIterator[str]:
+    async def stream_text(self, request: TextRequest) -> AsyncGenerator[str, None]:
         self.requests.append(request)
         self.started.set()
         try:
