@@ -28,6 +28,7 @@ from services.execution.catalog import (
     PortSpec,
 )
 from services.execution.languages import LANGUAGES
+from services.execution.scene import SCENE_BLOCKS
 
 # Generous bounds: they stop runaway payloads, not ordinary prompts.
 LONG_TEXT_MAX_LENGTH = 100_000
@@ -182,16 +183,6 @@ SCENE_OPTIONS: dict[str, tuple[FieldOption, ...]] = {
     "weather": _options("clear", "cloudy", "rain", "storm", "snow", "fog", "windy"),
 }
 
-SCENE_LABELS = {
-    "setting": "Setting",
-    "timeOfDay": "Time of day",
-    "lighting": "Lighting",
-    "mood": "Mood",
-    "camera": "Camera",
-    "style": "Style",
-    "weather": "Weather",
-}
-
 STORY_LENGTHS = _options("short", "medium", "long")
 
 WRITING_STYLES = _options("formal", "casual", "academic", "business", "friendly", "concise")
@@ -250,7 +241,7 @@ SCENE_BUILDER = ComponentSpec(
     order=1,
     is_executable=True,
     fields=tuple(
-        _combobox(key, SCENE_LABELS[key], options) for key, options in SCENE_OPTIONS.items()
+        _combobox(key, SCENE_BLOCKS[key], options) for key, options in SCENE_OPTIONS.items()
     ),
     ports=(_port("scene", "output", "scene", "Scene"),),
     api_config=_no_provider_call(),
