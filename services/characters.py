@@ -13,7 +13,7 @@ from services.errors import BadInput
 from services.events import record_event
 from services.ownership import get_visible
 from services.pagination import Page, PageRequest
-from services.projects import get_project
+from services.projects import get_project, list_project_contents
 from services.validation import clean_name, clean_text, parse_uuid
 
 TEXT_ATTRIBUTES = ("description", "appearance", "personality", "outfit")
@@ -40,14 +40,7 @@ async def get_character(session: AsyncSession, actor: Actor, character_id: str) 
 async def list_characters(
     session: AsyncSession, actor: Actor, request: PageRequest, *, project_id: str | None
 ) -> Page[ConsistentCharacter]:
-    project = await get_project(session, actor, project_id) if project_id is not None else None
-    rows = await OwnedRepository(session, ConsistentCharacter).page(
-        owner_id=actor.owner_filter,
-        project_id=project.id if project else None,
-        offset=request.offset,
-        limit=request.limit,
-    )
-    return Page.from_rows(rows)
+    return await list_project_contents(session, actor, ConsistentCharacter, request, project_id=project_id)
 
 
 async def create_character(

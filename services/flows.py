@@ -18,7 +18,7 @@ from services.execution.graph import (
 )
 from services.ownership import get_visible
 from services.pagination import Page, PageRequest
-from services.projects import get_project
+from services.projects import get_project, list_project_contents
 from services.providers import TEXT_PROVIDER_IDS
 from services.validation import clean_name, parse_uuid
 
@@ -30,14 +30,7 @@ async def get_flow(session: AsyncSession, actor: Actor, flow_id: str) -> Flow:
 async def list_flows(
     session: AsyncSession, actor: Actor, request: PageRequest, *, project_id: str | None
 ) -> Page[Flow]:
-    project = await get_project(session, actor, project_id) if project_id is not None else None
-    rows = await OwnedRepository(session, Flow).page(
-        owner_id=actor.owner_filter,
-        project_id=project.id if project else None,
-        offset=request.offset,
-        limit=request.limit,
-    )
-    return Page.from_rows(rows)
+    return await list_project_contents(session, actor, Flow, request, project_id=project_id)
 
 
 async def create_flow(

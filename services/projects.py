@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+from typing import TypeVar
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Project
+from db.models import ConsistentCharacter, Flow, Project
 from db.repositories.projects import OwnedRepository
 from services.auth import Actor, require_user
 from services.events import record_event
 from services.ownership import get_visible
 from services.pagination import Page, PageRequest
 from services.validation import clean_name, clean_text, parse_int_id
+
+Contents = TypeVar("Contents", Flow, ConsistentCharacter)
 
 
 async def get_project(session: AsyncSession, actor: Actor, project_id: str) -> Project:
@@ -18,6 +22,25 @@ async def get_project(session: AsyncSession, actor: Actor, project_id: str) -> P
 async def list_projects(session: AsyncSession, actor: Actor, request: PageRequest) -> Page[Project]:
     rows = await OwnedRepository(session, Project).page(
         owner_id=actor.owner_filter, offset=request.offset, limit=request.limit
+    )
+    return Page.from_rows(rows)
+
+
+async def list_project_contents(
+    session: AsyncSession,
+    actor: Actor,
+    model: type[Contents],
+    request: PageRequest,
+    *,
+    project_id: str | None,
+) -> Page[Contents]:
+    """The caller's flows or characters, of one project when `project_id` is given."""
+    project = await get_project(session, actor, project_id) if project_id is not None else None
+    rows = await OwnedRepository(session, model).page(
+        owner_id=actor.owner_filter,
+        project_id=project.id if project else None,
+        offset=request.offset,
+        limit=request.limit,
     )
     return Page.from_rows(rows)
 
