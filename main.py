@@ -36,12 +36,10 @@ from resolvers.http import BodySizeLimit, GraphQLView
 from schema.root import build_schema
 from seeds.seeding import seed_catalog
 from services import auth
-from services.backend import open_backend
-from services.catalog import load_catalog
+from services.backend import Backend, open_backend
 from services.errors import DomainError
 from services.execution import events as run_events
 from services.execution.graph import parse_graph
-from services.execution.providers.registry import ProviderRegistry
 from services.execution.runner import RunRequest, run_flow
 from services.runs import MediaDirectory
 from services.settings import Settings, SettingsError, load_settings
@@ -60,17 +58,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url)
-        if settings.embedded:
-            # The embedded default sets itself up; PostgreSQL is migrated with `migrate`.
-            await prepare_database(engine)
-        backend = await open_backend(settings, engine)
-        await backend.prepare_to_serve()
-        app.state.backend = backend
-        try:
+        async with opened_backend(settings) as backend:
+            await backend.prepare_to_serve()
+            app.state.backend = backend
             yield
-        finally:
-            await backend.close()
 
     view = GraphQLView(build_schema(settings.limits))
     settings.media_dir.mkdir(parents=True, exist_ok=True)
@@ -85,6 +76,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[Middleware(BodySizeLimit, max_bytes=settings.limits.max_request_bytes)],
         lifespan=lifespan,
     )
+
+
+@asynccontextmanager
+async def opened_backend(settings: Settings) -> AsyncIterator[Backend]:
+    """The process-wide objects, closed on exit. The embedded default sets its database up
+    itself; PostgreSQL is migrated with `migrate`."""
+    engine = create_engine(settings.database_url)
+    try:
+        if settings.embedded:
+            await prepare_database(engine)
+        backend = await open_backend(settings, engine)
+    except BaseException:
+        await engine.dispose()
+        raise
+    try:
+        yield backend
+    finally:
+        await backend.close()
 
 
 async def prepare_database(engine: AsyncEngine) -> None:
@@ -146,23 +155,16 @@ async def create_admin(settings: Settings, args: argparse.Namespace) -> None:
 
 async def _create_account(settings: Settings, args: argparse.Namespace, kind: auth.AccountKind) -> None:
     password = args.password or getpass.getpass("password: ")
-    engine = create_engine(settings.database_url)
-    try:
-        if settings.embedded:
-            await prepare_database(engine)
-        backend = await open_backend(settings, engine)
-        async with backend.session_factory() as session:
-            account = await auth.create_account(
-                session,
-                backend.auth,
-                kind,
-                email=args.email,
-                username=args.username,
-                password=password,
-            )
-            await session.commit()
-    finally:
-        await engine.dispose()
+    async with opened_backend(settings) as backend, backend.session_factory() as session:
+        account = await auth.create_account(
+            session,
+            backend.auth,
+            kind,
+            email=args.email,
+            username=args.username,
+            password=password,
+        )
+        await session.commit()
     print(f"created {'backoffice user' if kind == 'backoffice' else 'user'} {account.username} (id {account.id})")
 
 
@@ -172,25 +174,16 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
         graph = parse_graph(json.loads(Path(args.file).read_text()), settings.limits.graph_limits)
     except (OSError, ValueError) as error:
         raise CommandError(f"{args.file}: {error}") from None
-    engine = create_engine(settings.database_url)
-    if settings.embedded:
-        await prepare_database(engine)
-    async with create_session_factory(engine)() as session:
-        catalog = await load_catalog(session)
-    await engine.dispose()
-    providers = ProviderRegistry.from_settings(settings.providers, concurrency=settings.provider_concurrency)
     request = RunRequest(run_id=str(uuid.uuid4()), graph=graph, flow_provider_id=args.provider)
-    try:
+    async with opened_backend(settings) as backend:
         async for event in run_flow(
             request,
-            catalog=catalog,
-            providers=providers,
+            catalog=backend.catalog,
+            providers=backend.providers,
             media=MediaDirectory(settings.media_dir, url_prefix=str(settings.media_dir.resolve())),
             limits=settings.limits.graph_limits,
         ):
             print_progress(event)
-    finally:
-        await providers.aclose()
 
 
 def print_progress(event: run_events.RunEvent) -> None:
