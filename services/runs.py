@@ -58,10 +58,12 @@ class LiveRun:
     """A run going on in this process: its events so far, for followers, and its cancel switch."""
 
     def __init__(self, run: Run, recorder: RunRecorder, request: RunRequest) -> None:
+        # The token the engine listens to; a fresh one here would cancel nothing.
+        assert request.cancel_token is not None, "a live run must be cancellable"
         self.run = run
         self.recorder = recorder
         self.request = request
-        self.cancel_token = request.cancel_token or CancelToken()
+        self.cancel_token = request.cancel_token
         self.history: list[RunEvent] = []
         self.finished = asyncio.Event()
         self._news = asyncio.Event()
