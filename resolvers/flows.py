@@ -38,7 +38,7 @@ async def create_flow(info: Info, input: CreateFlowInput) -> Flow:
         name=input.name,
         graph_data=given(input.graph_data),
         provider_id=given(input.provider_id),
-        limits=info.context.backend.graph_limits,
+        limits=info.context.backend.settings.limits.graph_limits,
     )
     return Flow.from_model(created)
 
@@ -55,7 +55,7 @@ async def update_flow(info: Info, id: strawberry.ID, input: UpdateFlowInput) -> 
         provider_id=given(input.provider_id),
         # providerId: null clears it; leaving providerId out leaves it as it is.
         clear_provider=input.provider_id is None and not isinstance(input.provider_id, UnsetType),
-        limits=info.context.backend.graph_limits,
+        limits=info.context.backend.settings.limits.graph_limits,
     )
     return Flow.from_model(updated)
 

@@ -13,7 +13,6 @@ from services.catalog import load_catalog
 from services.execution.catalog import Catalog
 from services.event_handlers import handlers
 from services.events import EventBus
-from services.execution.graph import GraphLimits
 from services.execution.providers.registry import ProviderRegistry
 from services.rate_limit import LoginRateLimiter
 from services.runs import MediaDirectory, RunManager, mark_interrupted_runs
@@ -34,10 +33,6 @@ class Backend:
     catalog: Catalog
     providers: ProviderRegistry
     runs: RunManager
-
-    @property
-    def graph_limits(self) -> GraphLimits:
-        return self.settings.limits.graph_limits
 
     async def prepare_to_serve(self) -> None:
         """For a server starting up: runs a previous process left running are over, and the

@@ -83,7 +83,7 @@ class RunRecorder:
         async with self._lock, self._session_factory() as session:
             self._write_pending(session)
             self._close_open_results(final.at)
-            self._close_run(session, final)
+            self._close_run(final)
             record_event(
                 session,
                 f"run.{self.run.status}",
@@ -173,14 +173,13 @@ class RunRecorder:
                 result.status = NodeStatus.CANCELLED.value
                 result.finished_at = at
 
-    def _close_run(self, session: AsyncSession, final: RunEvent) -> None:
+    def _close_run(self, final: RunEvent) -> None:
         self.run.status = FINAL_STATUS.get(type(final), RunStatus.FAILED).value
         self.run.finished_at = final.at
         if isinstance(final, run_events.RunCompleted):
             self.run.outputs = final.outputs
         if isinstance(final, run_events.RunFailed):
             self.run.error = final.error
-        session.add(self.run)
 
 
 def _finish_result(result: RunNodeResult, at: datetime) -> None:
