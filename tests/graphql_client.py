@@ -78,6 +78,16 @@ class GraphQLClient:
         )
 
 
+    async def create_project(self, owner: Account, name: str = "Atlas") -> str:
+        """A new project of `owner`'s; returns its id."""
+        result = await self.execute(
+            "mutation($name: String!) { createProject(input: {name: $name}) { id } }",
+            {"name": name},
+            token=owner.access_token,
+        )
+        return str(result.ok()["createProject"]["id"])
+
+
 def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
     try:
         body = response.json()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import pytest
 
 from tests.graphql_client import Account, GraphQLClient
 
@@ -36,7 +35,6 @@ query($projectId: ID, $first: Int, $after: String) {
   }
 }
 """
-CREATE_PROJECT = "mutation($name: String!) { createProject(input: {name: $name}) { id } }"
 
 MIRA = {
     "name": "Mira",
@@ -46,10 +44,6 @@ MIRA = {
     "outfit": "oilskin coat, brass compass",
     "extra": {"age": 31, "languages": ["en", "fr"], "voice": {"pitch": "low"}, "notes": None},
 }
-
-
-async def make_project(api: GraphQLClient, account: Account, name: str = "Atlas") -> str:
-    return (await api.execute(CREATE_PROJECT, {"name": name}, token=account.access_token)).ok()["createProject"]["id"]
 
 
 async def create_character(api: GraphQLClient, account: Account, **fields: Any) -> dict[str, Any]:
@@ -64,16 +58,6 @@ async def update_character(api: GraphQLClient, account: Account, character_id: s
 
 async def read_character(api: GraphQLClient, account: Account, character_id: str) -> dict[str, Any]:
     return (await api.execute(CHARACTER, {"id": character_id}, token=account.access_token)).ok()["character"]
-
-
-@pytest.fixture
-async def alice(api: GraphQLClient) -> Account:
-    return await api.signup("alice")
-
-
-@pytest.fixture
-async def project(api: GraphQLClient, alice: Account) -> str:
-    return await make_project(api, alice)
 
 
 async def test_create_character_stores_every_attribute(api: GraphQLClient, alice: Account, project: str) -> None:
@@ -171,8 +155,8 @@ async def test_delete_character_removes_it(api: GraphQLClient, alice: Account, p
 
 
 async def test_characters_filters_by_project(api: GraphQLClient, alice: Account) -> None:
-    atlas = await make_project(api, alice, "Atlas")
-    borealis = await make_project(api, alice, "Borealis")
+    atlas = await api.create_project(alice, "Atlas")
+    borealis = await api.create_project(alice, "Borealis")
     in_atlas = [(await create_character(api, alice, projectId=atlas, name=name))["id"] for name in ("A1", "A2")]
     in_borealis = [(await create_character(api, alice, projectId=borealis, name="B1"))["id"]]
     loose = [(await create_character(api, alice, name="Loose"))["id"]]

@@ -6,7 +6,6 @@ import copy
 from datetime import datetime
 from typing import Any
 
-import pytest
 
 from tests.graphql_client import Account, GraphQLClient
 
@@ -31,7 +30,6 @@ query($projectId: ID, $first: Int, $after: String) {
   }
 }
 """
-CREATE_PROJECT = "mutation($name: String!) { createProject(input: {name: $name}) { id } }"
 EMPTY_GRAPH = {"nodes": [], "edges": [], "viewport": {"x": 0, "y": 0, "zoom": 1}}
 
 # What React Flow sends: the documented members plus the editor's own (measured, selected,
@@ -78,10 +76,6 @@ REACT_FLOW_GRAPH: dict[str, Any] = {
 }
 
 
-async def make_project(api: GraphQLClient, account: Account, name: str = "Atlas") -> str:
-    return (await api.execute(CREATE_PROJECT, {"name": name}, token=account.access_token)).ok()["createProject"]["id"]
-
-
 async def create_flow(api: GraphQLClient, account: Account, project_id: str, name: str, **more: Any) -> dict[str, Any]:
     result = await api.execute(
         CREATE_FLOW, {"input": {"projectId": project_id, "name": name, **more}}, token=account.access_token
@@ -96,16 +90,6 @@ async def update_flow(api: GraphQLClient, account: Account, flow_id: str, **chan
 
 async def read_flow(api: GraphQLClient, account: Account, flow_id: str) -> dict[str, Any]:
     return (await api.execute(FLOW, {"id": flow_id}, token=account.access_token)).ok()["flow"]
-
-
-@pytest.fixture
-async def alice(api: GraphQLClient) -> Account:
-    return await api.signup("alice")
-
-
-@pytest.fixture
-async def project(api: GraphQLClient, alice: Account) -> str:
-    return await make_project(api, alice)
 
 
 async def test_create_flow_without_a_graph_starts_empty_at_version_one(
@@ -240,9 +224,9 @@ async def test_an_updated_flow_can_be_deleted(api: GraphQLClient, alice: Account
 
 
 async def test_flows_filters_by_project(api: GraphQLClient, alice: Account) -> None:
-    atlas = await make_project(api, alice, "Atlas")
-    borealis = await make_project(api, alice, "Borealis")
-    empty = await make_project(api, alice, "Empty")
+    atlas = await api.create_project(alice, "Atlas")
+    borealis = await api.create_project(alice, "Borealis")
+    empty = await api.create_project(alice, "Empty")
     in_atlas = [(await create_flow(api, alice, atlas, name))["id"] for name in ("a1", "a2")]
     in_borealis = [(await create_flow(api, alice, borealis, name))["id"] for name in ("b1",)]
 
@@ -258,7 +242,7 @@ async def test_flows_filters_by_project(api: GraphQLClient, alice: Account) -> N
 
 
 async def test_flows_paginate_over_three_pages(api: GraphQLClient, alice: Account, project: str) -> None:
-    other = await make_project(api, alice, "Other")
+    other = await api.create_project(alice, "Other")
     names = [f"F{i}" for i in range(7)]
     for name in names:
         await create_flow(api, alice, project, name)
