@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Annotated
 
 import strawberry
 
@@ -14,16 +15,20 @@ from services import runs
 async def run_flow(info: Info, input: RunInput) -> AsyncGenerator[RunEvent, None]:
     """The engine's events, as it yields them; closing the subscription cancels the run."""
     actor = await info.context.require_actor()
-    manager = info.context.backend.runs
-    live = await manager.start(actor, _run_input(input))
-    async for event in manager.stream(live):
+    async for event in info.context.backend.runs.stream(actor, _run_input(input)):
         yield run_event(event)
 
 
-async def run_events(info: Info, run_id: strawberry.ID) -> AsyncGenerator[RunEvent, None]:
+async def run_events(
+    info: Info,
+    run_id: strawberry.ID,
+    after_seq: Annotated[
+        int, strawberry.argument(description="Only events after this seq: the last one you saw.")
+    ] = 0,
+) -> AsyncGenerator[RunEvent, None]:
     """A run's stored events in order, then its live ones: a reload does not lose a run."""
     actor = await info.context.require_actor()
-    async for event in info.context.backend.runs.watch(actor, run_id):
+    async for event in info.context.backend.runs.watch(actor, run_id, after_seq=after_seq):
         yield run_event(event)
 
 

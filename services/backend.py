@@ -63,6 +63,8 @@ async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
         providers=providers,
         media=MediaDirectory(settings.media_dir),
         limits=settings.limits.graph_limits,
+        max_runs_per_user=settings.limits.max_runs_per_user,
+        storage_timeout=settings.limits.run_storage_timeout_seconds,
     )
     return Backend(
         settings=settings,

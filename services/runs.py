@@ -2,18 +2,19 @@
 
 The engine (`services.execution.runner.run_flow`) is an async generator of events and knows
 nothing of users or databases. This module gives it what it needs for one user (providers,
-media, the user's characters, the user's stored results), records every event it yields
-(`run_recording`), and keeps each live run's events in memory so that `watch_run` can replay
-them and follow the run without a gap or a duplicate.
+media, the user's characters, the user's stored results) and runs it as a task of its own that
+appends every event to the run's log (`services.run_log`); runFlow and runEvents are followers
+of that log, so no reader paces the engine.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import mimetypes
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,23 +27,27 @@ from db.models import ConsistentCharacter, EventLog, Run, RunStatus
 from db.repositories.projects import OwnedRepository
 from db.repositories.runs import RunRepository
 from services.auth import Actor, require_user
-from services.errors import BadInput, NotFound
-from services.execution.catalog import Catalog
+from services.errors import BadInput, NotFound, RateLimited
 from services.events import EventBus
 from services.execution import events as run_events
-from services.execution.events import RunEvent, event_from_json, utc_now
+from services.execution.catalog import Catalog
+from services.execution.events import RunEvent, utc_now
 from services.execution.graph import GraphLimits
 from services.execution.providers.registry import ProviderRegistry
 from services.execution.runner import CancelToken, RunRequest, run_flow
 from services.flows import checked_text_provider, get_flow, parsed_graph
 from services.pagination import Page, PageRequest
-from services.run_recording import RunOwner, RunRecorder
+from services.run_log.follow import follow_run
+from services.run_log.journal import RunJournal, RunOwner, RunRecord
+from services.run_log.tail import LiveTails
 from services.validation import parse_uuid
 
 logger = logging.getLogger(__name__)
 
 INTERRUPTED_MESSAGE = "the server stopped while this run was going; start it again"
-CLOSED_MESSAGE = "cancelled: the client closed the subscription"
+INTERNAL_RUN_ERROR = "internal error while running this flow (details in the server log)"
+# cancelRun answers once the run's end is stored, or after this long with what is stored.
+CANCEL_WAIT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -52,47 +57,6 @@ class RunInput:
     provider_id: str | None = None
     trigger_node_id: str | None = None
     cached_outputs: object | None = None
-
-
-class LiveRun:
-    """A run going on in this process: its events so far, for followers, and its cancel switch."""
-
-    def __init__(self, run: Run, recorder: RunRecorder, request: RunRequest) -> None:
-        # The token the engine listens to; a fresh one here would cancel nothing.
-        assert request.cancel_token is not None, "a live run must be cancellable"
-        self.run = run
-        self.recorder = recorder
-        self.request = request
-        self.cancel_token = request.cancel_token
-        self.history: list[RunEvent] = []
-        self.finished = asyncio.Event()
-        self._news = asyncio.Event()
-
-    def publish(self, event: RunEvent) -> None:
-        self.history.append(event)
-        self.recorder.record(event)
-        self._wake_followers()
-
-    def close(self) -> None:
-        """The run's record is complete: followers finish once they have every event."""
-        self.finished.set()
-        self._wake_followers()
-
-    def _wake_followers(self) -> None:
-        self._news.set()
-        self._news = asyncio.Event()
-
-    async def follow(self) -> AsyncIterator[RunEvent]:
-        """Every event from the first, then each new one as it comes, until the run ends."""
-        index = 0
-        while True:
-            news = self._news
-            while index < len(self.history):
-                yield self.history[index]
-                index += 1
-            if self.finished.is_set():
-                return
-            await news.wait()
 
 
 class MediaDirectory:
@@ -148,7 +112,27 @@ class UserResults:
             return await RunRepository(session).stored_output(cache_key=cache_key, owner_id=self._user_id)
 
 
+@dataclass(eq=False)
+class LiveRun:
+    """A run going on in this process: its engine task, its cancel switch, its record."""
+
+    run: Run
+    request: RunRequest
+    cancel_token: CancelToken
+    record: RunRecord
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def run_id(self) -> uuid.UUID:
+        return self.run.id
+
+    def cancel(self) -> None:
+        self.cancel_token.cancel()
+
+
 class RunManager:
+    """Starts runs as tasks of their own, and serves their logs to followers (run_log)."""
+
     def __init__(
         self,
         *,
@@ -158,22 +142,21 @@ class RunManager:
         providers: ProviderRegistry,
         media: MediaDirectory,
         limits: GraphLimits,
+        max_runs_per_user: int = 20,
+        storage_timeout: float = 30.0,
     ) -> None:
         self._session_factory = session_factory
-        self._bus = bus
         self._catalog = catalog
         self._providers = providers
         self._media = media
         self._limits = limits
+        self._max_runs_per_user = max_runs_per_user
+        self._tails = LiveTails()
+        self._journal = RunJournal(session_factory, bus, self._tails, storage_timeout=storage_timeout)
         self._live: dict[uuid.UUID, LiveRun] = {}
-        self._background: set[asyncio.Task[None]] = set()
-        # Run recorders write one at a time (see RunRecorder): with one transaction per run
-        # every 50 ms, hundreds of live runs otherwise exhaust the connection pool and new runs
-        # fail waiting for a connection.
-        self._recording_lock = asyncio.Lock()
 
     async def start(self, actor: Actor, run_input: RunInput) -> LiveRun:
-        """Check the input, store the run as running, and make it live (nothing runs yet)."""
+        """Checks the input, stores the run as running and starts its engine task."""
         user = require_user(actor)
         cached_outputs = _cached_outputs(run_input.cached_outputs)
         async with self._session_factory() as session:
@@ -181,23 +164,38 @@ class RunManager:
             graph_json = _graph_json(run_input, flow.graph_data if flow else None)
             graph = parsed_graph(graph_json, self._limits, field="graph")
             provider_id = checked_text_provider(run_input.provider_id) or (flow.provider_id if flow else None)
-            run = await RunRepository(session).add(
-                Run(
-                    user_id=user.id,
-                    flow_id=flow.id if flow else None,
-                    status=RunStatus.RUNNING.value,
-                    provider_id=provider_id,
-                    trigger_node_id=run_input.trigger_node_id,
-                    graph_data=graph_json,
-                    started_at=utcnow(),
+            repository = RunRepository(session)
+            if await repository.running_count(user.id) >= self._max_runs_per_user:
+                raise RateLimited(
+                    f"you have {self._max_runs_per_user} runs going already (the limit); "
+                    "wait for one to end or cancel one",
+                    retry_after_seconds=1,
                 )
+            run = Run(
+                id=uuid.uuid4(),
+                user_id=user.id,
+                flow_id=flow.id if flow else None,
+                status=RunStatus.RUNNING.value,
+                provider_id=provider_id,
+                trigger_node_id=run_input.trigger_node_id,
+                graph_data=graph_json,
+                started_at=utcnow(),
             )
-            await session.commit()
-        owner = RunOwner(
-            user_id=user.id,
-            project_id=flow.project_id if flow else None,
-            session_id=str(actor.session_id),
-        )
+            cancel_token = CancelToken()
+            # Open before the row commits, so a follower that finds the row finds the live run.
+            record = self._journal.open(
+                run.id,
+                RunOwner(user_id=user.id, project_id=flow.project_id if flow else None, session_id=str(actor.session_id)),
+                flow_id=run.flow_id,
+                node_types={node.id: node.type for node in graph.nodes},
+                on_abandon=cancel_token.cancel,
+            )
+            try:
+                await repository.add(run)
+                await session.commit()
+            except BaseException:
+                self._journal.discard(run.id)
+                raise
         request = RunRequest(
             run_id=str(run.id),
             graph=graph,
@@ -205,19 +203,62 @@ class RunManager:
             flow_id=None if flow is None else str(flow.id),
             trigger_node_id=run_input.trigger_node_id,
             cached_outputs=cached_outputs,
-            cancel_token=CancelToken(),
+            cancel_token=cancel_token,
         )
-        node_types = {node.id: node.type for node in graph.nodes}
-        recorder = RunRecorder(
-            run, owner, self._session_factory, self._bus, node_types, write_lock=self._recording_lock
-        )
-        live = LiveRun(run, recorder, request)
+        live = LiveRun(run, request, cancel_token, record)
         self._live[run.id] = live
+        live.task = asyncio.create_task(self._execute(live), name=f"run {run.id}")
         return live
 
-    async def stream(self, live: LiveRun) -> AsyncIterator[RunEvent]:
-        """Run it, yielding the engine's events as they come; closing this cancels the run."""
-        final: RunEvent | None = None
+    async def stream(self, actor: Actor, run_input: RunInput) -> AsyncIterator[RunEvent]:
+        """Starts a run and follows it (`runFlow`); closing this cancels the run."""
+        live = await _started(self.start(actor, run_input))
+        try:
+            async for event in self.follow(live.run_id, after_seq=0):
+                yield event
+        finally:
+            if not live.record.finished.is_set():
+                live.cancel()
+
+    async def start_in_background(self, actor: Actor, run_input: RunInput) -> Run:
+        """A run that goes on whether or not anyone watches it (`startRun`)."""
+        return (await self.start(actor, run_input)).run
+
+    async def watch(self, actor: Actor, run_id: str, *, after_seq: int = 0) -> AsyncIterator[RunEvent]:
+        """The run's events after `after_seq`: replayed from storage, then followed live."""
+        if after_seq < 0:
+            raise BadInput("afterSeq", "must not be negative")
+        run = await self.get(actor, run_id)
+        async for event in self.follow(run.id, after_seq=after_seq):
+            yield event
+
+    def follow(self, run_id: uuid.UUID, *, after_seq: int) -> AsyncIterator[RunEvent]:
+        return follow_run(run_id, after_seq=after_seq, tails=self._tails, session_factory=self._session_factory)
+
+    async def cancel(self, actor: Actor, run_id: str) -> Run:
+        run = await self.get(actor, run_id)
+        live = self._live.get(run.id)
+        if live is not None:
+            live.cancel()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(live.record.finished.wait(), CANCEL_WAIT_SECONDS)
+        return await self.get(actor, run_id)
+
+    async def get(self, actor: Actor, run_id: str) -> Run:
+        async with self._session_factory() as session:
+            return await get_run(session, actor, run_id)
+
+    async def close(self) -> None:
+        """Shutting down: cancel what is running and write what is left of every log."""
+        for live in list(self._live.values()):
+            live.cancel()
+        tasks = [live.task for live in self._live.values() if live.task is not None]
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._journal.close()
+
+    async def _execute(self, live: LiveRun) -> None:
+        """The engine's task: every event goes to the run's journal, whoever is watching."""
+        record = live.record
         try:
             engine_events = run_flow(
                 live.request,
@@ -228,80 +269,45 @@ class RunManager:
                 result_cache=UserResults(self._session_factory, live.run.user_id),
                 limits=self._limits,
             )
-            # aclosing: when our consumer leaves, the engine's own clean-up (cancelling its
-            # node tasks and provider calls) runs now, not whenever it is garbage-collected.
             async with aclosing(engine_events):
                 async for event in engine_events:
-                    live.publish(event)
-                    if isinstance(event, run_events.FINAL_EVENTS):
-                        final = event
-                    yield event
+                    self._journal.append(record, event)
+                    await self._journal.wait_for_room(record)
+        except Exception:
+            logger.exception("run crashed", extra={"run_id": str(live.run_id)})
+            self._end(record, error=INTERNAL_RUN_ERROR)
         finally:
-            if final is None:
-                # The consumer went away (closed subscription, shutdown): the engine has
-                # cancelled its work; the record says so.
-                final = run_events.RunCancelled(
-                    run_id=str(live.run.id), seq=len(live.history) + 1, at=utc_now()
-                )
-                live.publish(final)
-            await asyncio.shield(self._finish(live, final))
+            # Cancelled from outside the engine (shutdown): the log still gets its end.
+            self._end(record)
+            self._live.pop(live.run_id, None)
 
-    async def start_in_background(self, actor: Actor, run_input: RunInput) -> Run:
-        """A run that goes on whether or not anyone watches it (`startRun`)."""
-        live = await self.start(actor, run_input)
-        task = asyncio.create_task(self._drain(live))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        return live.run
-
-    async def watch(self, actor: Actor, run_id: str) -> AsyncIterator[RunEvent]:
-        """A run's events from the first: replayed if it has ended, followed live if not."""
-        run = await self.get(actor, run_id)
-        live = self._live.get(run.id)
-        if live is not None:
-            async for event in live.follow():
-                yield event
+    def _end(self, record: RunRecord, *, error: str | None = None) -> None:
+        """Closes a log the engine left open: RunFailed when it crashed, else RunCancelled."""
+        if record.ended:
             return
-        # Not live here: finished (the recorder wrote every event before the run left
-        # `_live`) or interrupted (recovery wrote its closing event).
-        async with self._session_factory() as session:
-            rows = await RunRepository(session).events(run.id)
-        for row in rows:
-            yield _stored_event(row)
+        seq, at, run_id = record.last_seq + 1, utc_now(), str(record.run_id)
+        final: RunEvent = (
+            run_events.RunCancelled(run_id=run_id, seq=seq, at=at)
+            if error is None
+            else run_events.RunFailed(run_id=run_id, seq=seq, at=at, error=error)
+        )
+        self._journal.append(record, final)
 
-    async def cancel(self, actor: Actor, run_id: str) -> Run:
-        run = await self.get(actor, run_id)
-        live = self._live.get(run.id)
-        if live is not None:
-            live.cancel_token.cancel()
-            await live.finished.wait()
-        return await self.get(actor, run_id)
 
-    async def get(self, actor: Actor, run_id: str) -> Run:
-        async with self._session_factory() as session:
-            return await get_run(session, actor, run_id)
+async def _started(starting: Awaitable[LiveRun]) -> LiveRun:
+    """Awaits a start that a cancelled caller (a subscription closed at once) cannot leave
+    half done: once the run exists, it is cancelled instead of left running unwatched."""
+    task = asyncio.ensure_future(starting)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.add_done_callback(_cancel_started_run)
+        raise
 
-    async def close(self) -> None:
-        """Shutting down: cancel what is running and wait for the records to be written."""
-        for live in list(self._live.values()):
-            live.cancel_token.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
 
-    async def _drain(self, live: LiveRun) -> None:
-        try:
-            async for _ in self.stream(live):
-                pass
-        except Exception:
-            logger.exception("background run failed", extra={"run_id": str(live.run.id)})
-
-    async def _finish(self, live: LiveRun, final: RunEvent) -> None:
-        try:
-            await live.recorder.finish(final)
-        except Exception:
-            logger.exception("could not record the end of a run", extra={"run_id": str(live.run.id)})
-        finally:
-            self._live.pop(live.run.id, None)
-            live.close()
+def _cancel_started_run(task: asyncio.Future[LiveRun]) -> None:
+    if not task.cancelled() and task.exception() is None:
+        task.result().cancel()
 
 
 async def get_run(session: AsyncSession, actor: Actor, run_id: str) -> Run:
@@ -325,18 +331,16 @@ async def list_runs(
 
 
 async def mark_interrupted_runs(session: AsyncSession) -> int:
-    """At start-up: runs a crash left `running` become `interrupted`, their log closed with a
-    RunFailed event so that a replay ends. Returns how many there were."""
+    """At start-up: runs a stopped process left `running` become `interrupted`. Each log is
+    closed with a RunFailed numbered after its last stored event (every event a client saw is
+    stored, so it follows them all), and its open node results end as cancelled. Returns how
+    many there were."""
     repository = RunRepository(session)
     runs = await repository.unfinished()
+    last_seqs = await repository.last_seqs([run.id for run in runs])
     now = utcnow()
     for run in runs:
-        run.status = RunStatus.INTERRUPTED.value
-        run.error = INTERRUPTED_MESSAGE
-        run.finished_at = now
-        final = run_events.RunFailed(
-            run_id=str(run.id), seq=await repository.last_seq(run.id) + 1, at=now, error=INTERRUPTED_MESSAGE
-        )
+        final = run_events.RunFailed(run_id=str(run.id), seq=last_seqs.get(run.id, 0) + 1, at=now, error=INTERRUPTED_MESSAGE)
         session.add(
             EventLog(
                 event_name=final.event_name,
@@ -347,6 +351,8 @@ async def mark_interrupted_runs(session: AsyncSession) -> int:
                 created_at=now,
             )
         )
+        await repository.finish(run.id, status=RunStatus.INTERRUPTED, finished_at=now, error=INTERRUPTED_MESSAGE)
+    await repository.close_unfinished_node_results([run.id for run in runs], at=now)
     return len(runs)
 
 
@@ -366,6 +372,3 @@ def _cached_outputs(value: object | None) -> dict[str, Any]:
         raise BadInput("cachedOutputs", "must be a JSON object of node id -> output")
     return value
 
-
-def _stored_event(row: EventLog) -> RunEvent:
-    return event_from_json(row.event_name, row.payload)

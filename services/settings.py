@@ -34,6 +34,9 @@ class Limits:
     max_query_tokens: int = 5_000
     login_attempts: int = 10
     login_window_seconds: int = 600
+    max_runs_per_user: int = 20
+    # How long a run waits for an unreachable database before it is ended (with RunFailed).
+    run_storage_timeout_seconds: int = 30
 
     @property
     def graph_limits(self) -> GraphLimits:
@@ -56,6 +59,8 @@ LIMIT_SETTINGS = {
     "MAX_QUERY_TOKENS": "max_query_tokens",
     "LOGIN_ATTEMPTS": "login_attempts",
     "LOGIN_WINDOW_SECONDS": "login_window_seconds",
+    "MAX_RUNS_PER_USER": "max_runs_per_user",
+    "RUN_STORAGE_TIMEOUT_SECONDS": "run_storage_timeout_seconds",
 }
 
 

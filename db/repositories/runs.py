@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from db.models import EventLog, Run, RunNodeResult, RunStatus
 from db.repositories.base import PageRows, Repository
 
+# What a later write of a node's result replaces (the row's id and keys stay).
+_NODE_RESULT_STATE = ("status", "output", "error", "cache_key", "started_at", "finished_at", "duration_ms")
+UNFINISHED_NODE_STATUSES = ("pending", "running")
 
 
 class RunRepository(Repository):
@@ -40,6 +45,10 @@ class RunRepository(Repository):
         statement = select(Run).where(Run.status == RunStatus.RUNNING.value)
         return (await self.session.scalars(statement)).all()
 
+    async def running_count(self, user_id: int) -> int:
+        statement = select(func.count()).where(Run.user_id == user_id, Run.status == RunStatus.RUNNING.value)
+        return (await self.session.execute(statement)).scalar_one()
+
     async def node_results_for(self, run_ids: Sequence[uuid.UUID]) -> Sequence[RunNodeResult]:
         statement = (
             select(RunNodeResult)
@@ -63,14 +72,68 @@ class RunRepository(Repository):
         )
         return (await self.session.execute(statement)).scalar_one_or_none()
 
-    async def events(self, run_id: uuid.UUID, *, after_seq: int = 0) -> Sequence[EventLog]:
+    async def events(
+        self, run_id: uuid.UUID, *, after_seq: int = 0, limit: int | None = None
+    ) -> Sequence[EventLog]:
         statement = (
             select(EventLog)
             .where(EventLog.run_id == run_id, EventLog.seq > after_seq)
             .order_by(EventLog.seq)
+            .limit(limit)
         )
         return (await self.session.scalars(statement)).all()
 
     async def last_seq(self, run_id: uuid.UUID) -> int:
-        statement = select(func.max(EventLog.seq)).where(EventLog.run_id == run_id)
-        return (await self.session.execute(statement)).scalar() or 0
+        return (await self.last_seqs([run_id])).get(run_id, 0)
+
+    async def last_seqs(self, run_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """The highest stored seq of each run that has events."""
+        statement = (
+            select(EventLog.run_id, func.max(EventLog.seq))
+            .where(EventLog.run_id.in_(run_ids))
+            .group_by(EventLog.run_id)
+        )
+        rows = (await self.session.execute(statement)).all()
+        return {row[0]: row[1] for row in rows if row[0] is not None and row[1] is not None}
+
+    # --- recording a run: bulk statements, one per kind of row and batch ----------------------
+
+    async def append_events(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Event rows (EventLog columns), in one executemany."""
+        if rows:
+            await self.session.execute(insert(EventLog), list(rows))
+
+    async def save_node_results(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Inserts or replaces node results by (run_id, node_id); one row per node at most."""
+        if not rows:
+            return
+        dialect = self.session.get_bind().dialect.name
+        statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(RunNodeResult)
+        statement = statement.on_conflict_do_update(
+            index_elements=[RunNodeResult.run_id, RunNodeResult.node_id],
+            set_={name: statement.excluded[name] for name in _NODE_RESULT_STATE},
+        )
+        await self.session.execute(statement, list(rows))
+
+    async def finish(
+        self,
+        run_id: uuid.UUID,
+        *,
+        status: RunStatus,
+        finished_at: datetime,
+        outputs: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        await self.session.execute(
+            update(Run)
+            .where(Run.id == run_id)
+            .values(status=status.value, finished_at=finished_at, outputs=outputs, error=error)
+        )
+
+    async def close_unfinished_node_results(self, run_ids: Sequence[uuid.UUID], *, at: datetime) -> None:
+        """Node results left pending or running end as cancelled: a finished run has none open."""
+        await self.session.execute(
+            update(RunNodeResult)
+            .where(RunNodeResult.run_id.in_(run_ids), RunNodeResult.status.in_(UNFINISHED_NODE_STATUSES))
+            .values(status="cancelled", finished_at=at)
+        )

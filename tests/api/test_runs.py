@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
+
+from db.base import utcnow
 
 from services.settings import Settings
 from tests.api_fixtures import settings_for
@@ -36,6 +40,10 @@ EVENT_FIELDS = """
 """
 RUN_FLOW = "subscription($input: RunInput!) { runFlow(input: $input) { %s } }" % EVENT_FIELDS
 RUN_EVENTS = "subscription($runId: ID!) { runEvents(runId: $runId) { %s } }" % EVENT_FIELDS
+RUN_EVENTS_AFTER = (
+    "subscription($runId: ID!, $afterSeq: Int!) { runEvents(runId: $runId, afterSeq: $afterSeq) { %s } }"
+    % EVENT_FIELDS
+)
 RUN = """query($id: ID!) { run(id: $id) { id status error outputs flowId
   nodeResults { nodeId nodeType status output error } } }"""
 START_RUN = "mutation($input: RunInput!) { startRun(input: $input) { id status } }"
@@ -325,26 +333,56 @@ async def test_a_partial_run_takes_the_clients_cached_outputs(
     assert "A cartographer at dawn." in json.dumps(fake_providers.requests[0].json)
 
 
-async def test_runs_a_crash_left_running_are_marked_interrupted_at_start_up(
-    app: Starlette, live_api: GraphQLClient, settings: Settings
+async def test_a_run_a_stopped_process_left_running_ends_after_its_last_stored_event(
+    live_server: str,
+    live_api: GraphQLClient,
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
     from main import create_app
-    from services.auth import authenticate
-    from services.runs import RunInput
 
     alice = await live_api.signup("alice")
-    backend = app.state.backend
-    async with backend.session_factory() as session:
-        actor = await authenticate(session, backend.auth, alice.access_token)
-    # Stored as running, and then nothing: as if the process died right there.
-    live = await backend.runs.start(actor, RunInput(graph=example("story-flow.json"), provider_id="mistral"))
+    run_id = await _run_left_running(session_factory, int(alice.id), stored_events=3)
 
     restarted = create_app(settings)
     async with restarted.router.lifespan_context(restarted):
         pass
-    run = (await live_api.execute(RUN, {"id": str(live.run.id)}, token=alice.access_token)).ok()["run"]
-    assert run["status"] == "INTERRUPTED"
-    assert "server stopped" in run["error"]
+
+    run = (await live_api.execute(RUN, {"id": run_id}, token=alice.access_token)).ok()["run"]
+    assert run["status"] == "INTERRUPTED" and "server stopped" in run["error"]
+    assert {result["nodeId"]: result["status"] for result in run["nodeResults"]} == {
+        "idea": "COMPLETED",
+        "enhance": "CANCELLED",
+        "french": "CANCELLED",
+    }
+    async with graphql_ws(live_server, payload={"token": alice.access_token}) as connection:
+        operation = await connection.subscribe(RUN_EVENTS_AFTER, {"runId": run_id, "afterSeq": 3})
+        resumed = await collect(connection, operation)
+    assert [(event["__typename"], event["seq"]) for event in resumed] == [("RunFailed", 4)]
+
+
+async def _run_left_running(
+    session_factory: async_sessionmaker[AsyncSession], user_id: int, *, stored_events: int
+) -> str:
+    """What a killed process leaves behind: a running run, its first events, open node results."""
+    from db.models import EventLog, Run, RunNodeResult
+    from services.execution import events as run_events
+
+    run = Run(id=uuid.uuid4(), user_id=user_id, status="running", graph_data={}, started_at=utcnow())
+    async with session_factory() as session:
+        session.add(run)
+        await session.flush()
+        for seq in range(1, stored_events + 1):
+            event = run_events.RunStarted(run_id=str(run.id), seq=seq, at=utcnow()) if seq == 1 else (
+                run_events.NodeOutputDelta(run_id=str(run.id), seq=seq, at=utcnow(), node_id="enhance", delta="a")
+            )
+            session.add(
+                EventLog(event_name=event.event_name, payload=event.to_json(), user_id=user_id, run_id=run.id, seq=seq)
+            )
+        for node_id, status in (("idea", "completed"), ("enhance", "running"), ("french", "pending")):
+            session.add(RunNodeResult(run_id=run.id, node_id=node_id, node_type="promptEnhancer", status=status))
+        await session.commit()
+    return str(run.id)
 
 
 async def test_malformed_cached_outputs_are_refused_and_store_no_run(api: GraphQLClient) -> None:

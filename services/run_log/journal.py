@@ -1,0 +1,409 @@
+"""The journal: writes every live run's events, node results and outcome, in group commits.
+
+`append` only buffers, so the engine never waits for the database. One writer task takes what
+every live run has appended (at most `RUN_BATCH_LIMIT` events of each, so a huge run cannot hold
+up a small one for more than one batch), writes it in one transaction with a bulk statement per
+kind of row, and only after the commit publishes those events to the live tail. While a write is
+in flight, new events pile up for the next one: the busier the runs, the larger the batches.
+
+Faults: a write that fails for a passing reason (connection lost, database locked) is retried
+with backoff, continuing where the stored log ends. When the database stays unreachable for
+longer than `storage_timeout`, the runs in the batch are ended in memory (the engine cancelled,
+followers given a RunFailed numbered after the last stored event) and that same terminal event
+keeps being written in the background. A write that fails for good (data the database refuses)
+is retried run by run, and only the run at fault fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError, StatementError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.models import RunStatus
+from db.repositories.runs import RunRepository
+from services.events import EventBus, commit, record_event
+from services.execution import events as run_events
+from services.execution.events import NodeStatus, RunEvent, utc_now
+from services.run_log.tail import LiveTails
+
+logger = logging.getLogger(__name__)
+
+# Events of one run in one batch: a run that appends thousands at once (a 2,000-node graph)
+# shares every batch with the others instead of filling it.
+RUN_BATCH_LIMIT = 1_000
+# A run whose unwritten events pile up past this waits (the database is slow or down), so a
+# run's memory stays bounded.
+MAX_UNWRITTEN_EVENTS = 10_000
+FIRST_RETRY_DELAY = 0.05
+LAST_RETRY_DELAY = 1.0
+STORAGE_LOST = "the database was unreachable for too long; the run was stopped"
+
+FINAL_STATUS = {
+    run_events.RunCompleted: RunStatus.COMPLETED,
+    run_events.RunFailed: RunStatus.FAILED,
+    run_events.RunCancelled: RunStatus.CANCELLED,
+}
+
+
+@dataclass(frozen=True)
+class RunOwner:
+    user_id: int
+    project_id: int | None
+    session_id: str | None
+
+
+@dataclass(eq=False)
+class RunRecord:
+    """What the journal knows of one live run."""
+
+    run_id: uuid.UUID
+    owner: RunOwner
+    flow_id: uuid.UUID | None
+    node_types: dict[str, str]
+    # Called when the journal gives the run up: the engine must stop.
+    on_abandon: Callable[[], None]
+    unwritten: list[RunEvent] = field(default_factory=list)
+    last_seq: int = 0  # appended
+    stored_seq: int = 0  # durable and published
+    ended: bool = False  # its terminal event is appended (or it was given up)
+    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)  # node id -> result row
+    finished: asyncio.Event = field(default_factory=asyncio.Event)  # terminal event published
+    room: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass(frozen=True)
+class _RunPart:
+    record: RunRecord
+    events: list[RunEvent]
+    node_rows: list[dict[str, Any]]
+
+    @property
+    def final(self) -> RunEvent | None:
+        last = self.events[-1]
+        return last if isinstance(last, run_events.FINAL_EVENTS) else None
+
+
+class RunJournal:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        bus: EventBus,
+        tails: LiveTails,
+        *,
+        storage_timeout: float = 30.0,
+    ) -> None:
+        self._session_factory = session_factory
+        self._bus = bus
+        self._tails = tails
+        self._storage_timeout = storage_timeout
+        self._records: dict[uuid.UUID, RunRecord] = {}
+        self._ready: dict[uuid.UUID, RunRecord] = {}  # records with unwritten events, in order
+        self._work = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._closing = False
+        self._background: set[asyncio.Task[None]] = set()
+
+    # --- what the run's engine task calls ------------------------------------------------------
+
+    def open(
+        self,
+        run_id: uuid.UUID,
+        owner: RunOwner,
+        *,
+        flow_id: uuid.UUID | None,
+        node_types: dict[str, str],
+        on_abandon: Callable[[], None],
+    ) -> RunRecord:
+        record = RunRecord(run_id, owner, flow_id, node_types, on_abandon)
+        self._records[run_id] = record
+        self._tails.open(run_id)
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_forever(), name="run journal")
+        return record
+
+    def append(self, record: RunRecord, event: RunEvent) -> None:
+        if record.ended:
+            return  # given up, or a second terminal event: the log is closed
+        record.unwritten.append(event)
+        record.last_seq = event.seq
+        record.ended = isinstance(event, run_events.FINAL_EVENTS)
+        self._ready[record.run_id] = record
+        self._work.set()
+
+    async def wait_for_room(self, record: RunRecord) -> None:
+        """Returns at once unless the run's unwritten events have piled up."""
+        while len(record.unwritten) > MAX_UNWRITTEN_EVENTS and not record.finished.is_set():
+            record.room.clear()
+            await record.room.wait()
+
+    def discard(self, run_id: uuid.UUID) -> None:
+        """A run that never started (its row was not stored)."""
+        self._records.pop(run_id, None)
+        self._tails.discard(run_id)
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Writes what is buffered, then stops the writer."""
+        self._closing = True
+        self._work.set()
+        if self._writer is not None:
+            try:
+                await asyncio.wait_for(self._writer, timeout)
+            except TimeoutError:
+                logger.error("run events left unwritten at shutdown", extra={"runs": len(self._ready)})
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    # --- the writer ----------------------------------------------------------------------------
+
+    async def _write_forever(self) -> None:
+        while not (self._closing and not self._ready):
+            await self._work.wait()
+            self._work.clear()
+            while parts := self._take():
+                await self._store(parts)
+
+    def _take(self) -> list[_RunPart]:
+        parts = []
+        for run_id, record in list(self._ready.items()):
+            del self._ready[run_id]
+            events = record.unwritten[:RUN_BATCH_LIMIT]
+            del record.unwritten[:RUN_BATCH_LIMIT]
+            if record.unwritten:
+                self._ready[run_id] = record  # the rest goes in the next batch, after the others
+            elif not record.room.is_set():
+                record.room.set()
+            parts.append(_RunPart(record, events, _node_rows(record, events)))
+        return parts
+
+    async def _store(self, parts: list[_RunPart]) -> None:
+        delay = FIRST_RETRY_DELAY
+        failing_since: float | None = None
+        while True:
+            try:
+                await self._write(parts, retrying=failing_since is not None)
+                break
+            except Exception as error:
+                if not _is_passing(error):
+                    await self._store_one_by_one(parts)
+                    return
+                now = time.monotonic()
+                failing_since = failing_since or now
+                logger.warning(
+                    "could not write run events; retrying",
+                    extra={"runs": len(parts), "error": str(error).splitlines()[0]},
+                )
+                if now - failing_since > self._storage_timeout:
+                    for part in parts:
+                        self._abandon(part.record, STORAGE_LOST)
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, LAST_RETRY_DELAY)
+        for part in parts:
+            self._publish(part.record, part.events)
+
+    async def _store_one_by_one(self, parts: list[_RunPart]) -> None:
+        """Some row was refused for good: store each run alone, and fail the one at fault."""
+        for part in parts:
+            try:
+                await self._write([part], retrying=False)
+            except Exception as error:
+                logger.exception("could not store a run's events", extra={"run_id": str(part.record.run_id)})
+                await self._fail_unstorable(part.record, error)
+            else:
+                self._publish(part.record, part.events)
+
+    async def _fail_unstorable(self, record: RunRecord, error: Exception) -> None:
+        record.on_abandon()
+        record.unwritten.clear()
+        record.ended = True
+        message = f"this run's events could not be stored ({type(error).__name__}); the run was stopped"
+        final = run_events.RunFailed(run_id=str(record.run_id), seq=record.stored_seq + 1, at=utc_now(), error=message)
+        part = _RunPart(record, [final], _node_rows(record, [final]))
+        try:
+            await self._write([part], retrying=False)
+        except Exception:
+            self._abandon(record, message)
+        else:
+            self._publish(record, [final])
+
+    async def _write(self, parts: list[_RunPart], *, retrying: bool) -> None:
+        async with self._session_factory() as session:
+            repository = RunRepository(session)
+            if retrying:
+                # The last attempt may have committed without our hearing of it.
+                parts = await _unstored(repository, parts)
+            await repository.append_events([_event_row(part.record, event) for part in parts for event in part.events])
+            await repository.save_node_results([row for part in parts for row in part.node_rows])
+            for part in parts:
+                if part.final is not None:
+                    await _finish(session, repository, part.record, part.final)
+            await commit(session, self._bus)
+
+    def _publish(self, record: RunRecord, events: list[RunEvent]) -> None:
+        if not events:
+            return
+        record.stored_seq = events[-1].seq
+        final = isinstance(events[-1], run_events.FINAL_EVENTS)
+        self._tails.publish(record.run_id, events, final=final)
+        if final:
+            self._records.pop(record.run_id, None)
+            record.finished.set()
+            record.room.set()
+
+    def _abandon(self, record: RunRecord, message: str) -> None:
+        """Ends the run for its followers now; its record is finished when the database is back."""
+        logger.error("run given up: %s", message, extra={"run_id": str(record.run_id)})
+        record.on_abandon()
+        record.unwritten.clear()
+        record.ended = True
+        self._ready.pop(record.run_id, None)
+        final = run_events.RunFailed(run_id=str(record.run_id), seq=record.stored_seq + 1, at=utc_now(), error=message)
+        part = _RunPart(record, [final], _node_rows(record, [final]))
+        self._tails.publish(record.run_id, [final], final=True)
+        self._records.pop(record.run_id, None)
+        record.finished.set()
+        record.room.set()
+        task = asyncio.create_task(self._store_eventually(part))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _store_eventually(self, part: _RunPart) -> None:
+        delay = LAST_RETRY_DELAY
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self._write([part], retrying=True)
+                return
+            except Exception as error:
+                if not _is_passing(error):
+                    logger.exception("could not store a run's end", extra={"run_id": str(part.record.run_id)})
+                    return
+                delay = min(delay * 2, 30.0)
+
+
+# SQLSTATE classes of data the database refuses for what it is: data exceptions (a NUL byte in
+# text), integrity violations, syntax or access errors.
+_REFUSED_SQLSTATE_CLASSES = ("22", "23", "42")
+
+
+def _is_passing(error: Exception) -> bool:
+    """Anything but data refused for good (connection lost or refused, database locked or
+    shutting down, a timeout) may pass: trying again later can succeed."""
+    if isinstance(error, DBAPIError):
+        if isinstance(error, IntegrityError | DataError | ProgrammingError):
+            return False
+        sqlstate = getattr(error.orig, "sqlstate", None)
+        return not (isinstance(sqlstate, str) and sqlstate[:2] in _REFUSED_SQLSTATE_CLASSES)
+    # A value the driver cannot even send (StatementError wraps those) fails every time.
+    return not isinstance(error, StatementError | ValueError | TypeError)
+
+
+async def _unstored(repository: RunRepository, parts: list[_RunPart]) -> list[_RunPart]:
+    stored = await repository.last_seqs([part.record.run_id for part in parts])
+    kept = []
+    for part in parts:
+        last = stored.get(part.record.run_id, 0)
+        events = [event for event in part.events if event.seq > last]
+        kept.append(_RunPart(part.record, events, part.node_rows if events else []))
+    return [part for part in kept if part.events]
+
+
+async def _finish(session: AsyncSession, repository: RunRepository, record: RunRecord, final: RunEvent) -> None:
+    status = FINAL_STATUS[type(final)]
+    error = final.error if isinstance(final, run_events.RunFailed) else None
+    outputs = final.outputs if isinstance(final, run_events.RunCompleted) else None
+    await repository.finish(record.run_id, status=status, finished_at=final.at, outputs=outputs, error=error)
+    await repository.close_unfinished_node_results([record.run_id], at=final.at)
+    record_event(
+        session,
+        f"run.{status.value}",
+        user_id=record.owner.user_id,
+        project_id=record.owner.project_id,
+        session_id=record.owner.session_id,
+        payload={
+            "runId": str(record.run_id),
+            "flowId": None if record.flow_id is None else str(record.flow_id),
+            "error": error,
+        },
+    )
+
+
+def _event_row(record: RunRecord, event: RunEvent) -> dict[str, Any]:
+    return {
+        "event_name": event.event_name,
+        "payload": event.to_json(),
+        "user_id": record.owner.user_id,
+        "project_id": record.owner.project_id,
+        "session_id": record.owner.session_id,
+        "run_id": record.run_id,
+        "seq": event.seq,
+        "created_at": event.at,
+    }
+
+
+# --- node results ---------------------------------------------------------------------------
+
+
+def _node_rows(record: RunRecord, events: Iterable[RunEvent]) -> list[dict[str, Any]]:
+    """Applies the events to the run's node results; returns the rows they changed."""
+    changed: dict[str, dict[str, Any]] = {}
+    for event in events:
+        node_id = getattr(event, "node_id", None)
+        if node_id is not None and _apply(_node_row(record, node_id), event):
+            changed[node_id] = record.nodes[node_id]
+    return [dict(row) for row in changed.values()]
+
+
+def _node_row(record: RunRecord, node_id: str) -> dict[str, Any]:
+    row = record.nodes.get(node_id)
+    if row is None:
+        row = record.nodes[node_id] = {
+            "id": uuid.uuid4(),
+            "run_id": record.run_id,
+            "node_id": node_id,
+            "node_type": record.node_types.get(node_id, "unknown"),
+            "status": NodeStatus.PENDING.value,
+            "output": None,
+            "error": None,
+            "cache_key": None,
+            "started_at": None,
+            "finished_at": None,
+            "duration_ms": None,
+        }
+    return row
+
+
+def _apply(row: dict[str, Any], event: RunEvent) -> bool:
+    match event:
+        case run_events.NodeStatusChanged(status=status, at=at):
+            row["status"] = status.value
+            if status is NodeStatus.RUNNING:
+                row["started_at"] = at
+            elif status is not NodeStatus.PENDING:
+                row["finished_at"] = at
+        case run_events.NodeCompleted(output=output, at=at, cache_key=key):
+            if row["status"] != NodeStatus.CACHED.value:
+                row["status"] = NodeStatus.COMPLETED.value
+            row.update(output=output, cache_key=key)
+            _finished(row, at)
+        case run_events.NodeFailed(error=error, at=at):
+            row.update(status=NodeStatus.FAILED.value, error=error)
+            _finished(row, at)
+        case _:
+            return False  # deltas change no stored result
+    return True
+
+
+def _finished(row: dict[str, Any], at: Any) -> None:
+    row["finished_at"] = at
+    if row["started_at"] is not None:
+        row["duration_ms"] = (at - row["started_at"]).total_seconds() * 1000
