@@ -253,22 +253,35 @@ class RunManager:
         for live in list(self._live.values()):
             live.cancel()
         tasks = [live.task for live in self._live.values() if live.task is not None]
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            await asyncio.wait(tasks, timeout=CANCEL_WAIT_SECONDS)
         await self._journal.close()
 
     async def _execute(self, live: LiveRun) -> None:
-        """The engine's task: every event goes to the run's journal, whoever is watching."""
-        record = live.record
+        """The run's task: the engine, then waiting for its log to be stored (until then
+        cancelRun still finds it)."""
         try:
-            engine_events = run_flow(
-                live.request,
-                catalog=self._catalog,
-                providers=self._providers,
-                media=self._media,
-                characters=UserCharacters(self._session_factory, live.run.user_id),
-                result_cache=UserResults(self._session_factory, live.run.user_id),
-                limits=self._limits,
-            )
+            await self._run_engine(live)
+        finally:
+            # The engine crashed, or was cancelled from outside (shutdown): the log gets its end.
+            self._end(live.record)
+        try:
+            await live.record.finished.wait()
+        finally:
+            self._live.pop(live.run_id, None)
+
+    async def _run_engine(self, live: LiveRun) -> None:
+        record = live.record
+        engine_events = run_flow(
+            live.request,
+            catalog=self._catalog,
+            providers=self._providers,
+            media=self._media,
+            characters=UserCharacters(self._session_factory, live.run.user_id),
+            result_cache=UserResults(self._session_factory, live.run.user_id),
+            limits=self._limits,
+        )
+        try:
             async with aclosing(engine_events):
                 async for event in engine_events:
                     self._journal.append(record, event)
@@ -276,10 +289,6 @@ class RunManager:
         except Exception:
             logger.exception("run crashed", extra={"run_id": str(live.run_id)})
             self._end(record, error=INTERNAL_RUN_ERROR)
-        finally:
-            # Cancelled from outside the engine (shutdown): the log still gets its end.
-            self._end(record)
-            self._live.pop(live.run_id, None)
 
     def _end(self, record: RunRecord, *, error: str | None = None) -> None:
         """Closes a log the engine left open: RunFailed when it crashed, else RunCancelled."""

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from services.execution.text import unstorable_reason
+
 MAX_ID_LENGTH = 200
 
 
@@ -112,7 +114,7 @@ def parse_graph(data: object, limits: GraphLimits) -> Graph:
 def _node(value: object, path: str, limits: GraphLimits) -> Node:
     node = _object(value, path)
     data = _object(node.get("data", {}), f"{path}.data")
-    _check_text_lengths(data, f"{path}.data", limits.max_text_length)
+    _check_texts(data, f"{path}.data", limits.max_text_length)
     return Node(
         id=_id(node.get("id"), f"{path}.id"),
         type=_id(node.get("type"), f"{path}.type"),
@@ -168,6 +170,9 @@ def _id(value: object, path: str) -> str:
         raise GraphShapeError(path, "must be a non-empty string")
     if len(value) > MAX_ID_LENGTH:
         raise GraphShapeError(path, f"must be at most {MAX_ID_LENGTH} characters long")
+    problem = unstorable_reason(value)
+    if problem is not None:
+        raise GraphShapeError(path, problem)
     return value
 
 
@@ -182,15 +187,22 @@ def _number(value: object, path: str) -> float:
     return float(value)
 
 
-def _check_text_lengths(value: object, path: str, max_length: int) -> None:
-    if isinstance(value, str) and len(value) > max_length:
-        raise GraphShapeError(path, f"is {len(value)} characters long; the limit is {max_length}")
-    if isinstance(value, dict):
+def _check_texts(value: object, path: str, max_length: int) -> None:
+    """Every text a node holds fits the limit and can be stored (no NUL, no lone surrogate)."""
+    if isinstance(value, str):
+        if len(value) > max_length:
+            raise GraphShapeError(path, f"is {len(value)} characters long; the limit is {max_length}")
+        problem = unstorable_reason(value)
+        if problem is not None:
+            raise GraphShapeError(path, problem)
+    elif isinstance(value, dict):
         for key, item in value.items():
-            _check_text_lengths(item, f"{path}.{key}", max_length)
+            if unstorable_reason(key) is not None:
+                raise GraphShapeError(path, "has a key with a NUL character or a lone surrogate")
+            _check_texts(item, f"{path}.{key}", max_length)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _check_text_lengths(item, f"{path}[{index}]", max_length)
+            _check_texts(item, f"{path}[{index}]", max_length)
 
 
 def _require_unique_ids(ids: list[str], path: str) -> None:

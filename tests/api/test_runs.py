@@ -19,94 +19,26 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from db.base import utcnow
-
 from services.settings import Settings
-from tests.api_fixtures import settings_for
-from tests.fakes.providers import FakeProviderState, SlowChunks, fake_provider_app
-from tests.fakes.server import serve_app
-from tests.graphql_client import Account, GraphQLClient, Subscription, graphql_ws
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-EVENT_FIELDS = """
-  __typename runId seq at
-  ... on RunStarted { flowId }
-  ... on NodeStatusChanged { nodeId status }
-  ... on NodeOutputDelta { nodeId delta }
-  ... on NodeCompleted { nodeId output }
-  ... on NodeFailed { nodeId error }
-  ... on RunCompleted { outputs }
-  ... on RunFailed { error }
-"""
-RUN_FLOW = "subscription($input: RunInput!) { runFlow(input: $input) { %s } }" % EVENT_FIELDS
-RUN_EVENTS = "subscription($runId: ID!) { runEvents(runId: $runId) { %s } }" % EVENT_FIELDS
-RUN_EVENTS_AFTER = (
-    "subscription($runId: ID!, $afterSeq: Int!) { runEvents(runId: $runId, afterSeq: $afterSeq) { %s } }"
-    % EVENT_FIELDS
+from tests.api.conftest import provider_settings
+from tests.api.run_client import (
+    CANCEL_RUN,
+    RUN,
+    RUN_EVENTS,
+    RUN_EVENTS_AFTER,
+    RUN_FLOW,
+    START_RUN,
+    collect,
+    create_flow,
+    example,
+    run_over_websocket,
 )
-RUN = """query($id: ID!) { run(id: $id) { id status error outputs flowId
-  nodeResults { nodeId nodeType status output error } } }"""
-START_RUN = "mutation($input: RunInput!) { startRun(input: $input) { id status } }"
-CANCEL_RUN = "mutation($id: ID!) { cancelRun(id: $id) { id status } }"
-FINAL = {"RunCompleted", "RunFailed", "RunCancelled"}
-
-
-def example(name: str) -> dict[str, Any]:
-    return json.loads((EXAMPLES / name).read_text())
-
-
-@pytest.fixture
-def fake_providers() -> FakeProviderState:
-    return FakeProviderState()
-
-
-@pytest.fixture
-async def provider_url(fake_providers: FakeProviderState) -> AsyncIterator[str]:
-    async with serve_app(fake_provider_app(fake_providers)) as base_url:
-        yield base_url
-
+from tests.fakes.providers import FakeProviderState, SlowChunks
+from tests.graphql_client import GraphQLClient, graphql_ws
 
 @pytest.fixture
 def settings(database_url: str, workdir: Path, provider_url: str) -> Settings:
-    """The app with mistral and fireworks pointed at the fakes; the rest unavailable."""
-    return settings_for(
-        database_url,
-        workdir,
-        MISTRAL_API_KEY="test-key",
-        MISTRAL_BASE_URL=provider_url,
-        FIREWORKS_API_KEY="test-key",
-        FIREWORKS_BASE_URL=provider_url,
-    )
-
-
-async def collect(connection: Subscription, operation_id: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    while True:
-        message = await asyncio.wait_for(connection.receive(), timeout=20)
-        assert message.get("id") == operation_id, message
-        if message["type"] == "complete":
-            return events
-        assert message["type"] == "next", message
-        assert "errors" not in message["payload"], message["payload"]
-        events.append(next(iter(message["payload"]["data"].values())))
-
-
-async def run_over_websocket(live_server: str, account: Account, run_input: dict[str, Any]) -> list[dict[str, Any]]:
-    async with graphql_ws(live_server, payload={"token": account.access_token}) as connection:
-        operation = await connection.subscribe(RUN_FLOW, {"input": run_input})
-        return await collect(connection, operation)
-
-
-async def create_flow(api: GraphQLClient, account: Account, graph: dict[str, Any]) -> str:
-    project = (
-        await api.execute('mutation { createProject(input: {name: "Runs"}) { id } }', token=account.access_token)
-    ).ok()["createProject"]
-    flow = await api.execute(
-        "mutation($input: CreateFlowInput!) { createFlow(input: $input) { id } }",
-        {"input": {"projectId": project["id"], "name": "Story", "graphData": graph, "providerId": "mistral"}},
-        token=account.access_token,
-    )
-    return flow.ok()["createFlow"]["id"]
+    return provider_settings(database_url, workdir, provider_url)
 
 
 async def test_run_flow_streams_every_node_of_the_story_flow(

@@ -9,6 +9,7 @@ from typing import Generic, TypeVar
 
 from services.execution.providers.base import TextRequest
 from services.execution.providers.retry import RetryPolicy, stream_with_retries
+from services.execution.text import storable
 from services.providers import ProviderInfo
 
 Stream = TypeVar("Stream", bound=AbstractAsyncContextManager[object])
@@ -41,7 +42,7 @@ class StreamingTextProvider(Generic[Stream]):
             stream = await self._open(request)
             async with stream, aclosing(self._pieces(stream)) as pieces:
                 async for piece in pieces:
-                    yield piece
+                    yield storable(piece)
 
     async def _open(self, request: TextRequest) -> Stream:
         """Send the request; raise AttemptFailed when it is refused."""

@@ -1,0 +1,384 @@
+"""A run's log under faults and hostile timing (ARCHITECTURE.md, "The run path").
+
+Whatever happens, every event a client received is stored; the stored log is numbered 1, 2, 3...
+without a gap and ends in exactly one terminal event, numbered after every event a client saw;
+every node result of a finished run is terminal. Each test counts the events on both sides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+import httpx
+import pytest
+import websockets
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+
+from db.repositories.runs import RunRepository
+from main import create_app
+from services.auth import authenticate
+from services.runs import RunInput
+from services.settings import Settings
+from tests.api.conftest import provider_environment, provider_settings
+from tests.api.run_client import (
+    CANCEL_RUN,
+    RUN,
+    RUN_EVENTS,
+    RUN_EVENTS_AFTER,
+    RUN_FLOW,
+    START_RUN,
+    collect,
+    example,
+    run_over_websocket,
+)
+from tests.api_fixtures import TEST_SECRET_KEY
+from tests.fakes.providers import FakeProviderState, SlowChunks
+from tests.fakes.server import serve_app
+from tests.graphql_client import Account, GraphQLClient, Subscription, graphql_ws
+from tests.server_process import server_process
+
+TERMINAL_NODE_STATUSES = {"COMPLETED", "CACHED", "SKIPPED", "CANCELLED", "FAILED"}
+EVENT_NAMES = {
+    "RunStarted": "run.started",
+    "NodeStatusChanged": "run.node_status_changed",
+    "NodeOutputDelta": "run.node_output_delta",
+    "NodeCompleted": "run.node_completed",
+    "NodeFailed": "run.node_failed",
+    "RunCompleted": "run.completed",
+    "RunFailed": "run.failed",
+    "RunCancelled": "run.cancelled",
+}
+TERMINAL_EVENT_NAMES = {"run.completed", "run.failed", "run.cancelled"}
+STORY = {"graph": example("story-flow.json"), "providerId": "mistral"}
+
+
+@pytest.fixture
+def settings(database_url: str, workdir: Path, provider_url: str) -> Settings:
+    return provider_settings(database_url, workdir, provider_url, RUN_STORAGE_TIMEOUT_SECONDS="2")
+
+
+async def stored_log(session_factory: async_sessionmaker[AsyncSession], run_id: str) -> list[tuple[int, str]]:
+    async with session_factory() as session:
+        rows = await RunRepository(session).events(uuid.UUID(run_id))
+    return [(row.seq or 0, row.event_name) for row in rows]
+
+
+def assert_log_holds(seen: list[dict[str, Any]], stored: list[tuple[int, str]]) -> None:
+    """The stored log is gapless, ends in one terminal event, and holds everything seen."""
+    assert [seq for seq, _ in stored] == list(range(1, len(stored) + 1))
+    assert [name in TERMINAL_EVENT_NAMES for _, name in stored].count(True) == 1
+    assert stored[-1][1] in TERMINAL_EVENT_NAMES
+    assert [event["seq"] for event in seen] == list(range(1, len(seen) + 1))
+    assert [(event["seq"], EVENT_NAMES[event["__typename"]]) for event in seen] == stored[: len(seen)]
+
+
+async def receive_events(connection: Subscription, count: int) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    while len(events) < count:
+        message = await asyncio.wait_for(connection.receive(), timeout=20)
+        assert message["type"] == "next", message
+        events.append(next(iter(message["payload"]["data"].values())))
+    return events
+
+
+async def node_statuses(api: GraphQLClient, account: Account, run_id: str) -> dict[str, Any]:
+    run = (await api.execute(RUN, {"id": run_id}, token=account.access_token)).ok()["run"]
+    return {"status": run["status"], "nodes": {result["status"] for result in run["nodeResults"]}}
+
+
+# --- a process killed mid-run ------------------------------------------------------------------
+
+
+async def test_a_server_killed_mid_run_keeps_every_event_its_client_saw_and_ends_the_log_after_them(
+    database_url: str,
+    workdir: Path,
+    provider_url: str,
+    fake_providers: FakeProviderState,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    fake_providers.persistent = SlowChunks(seconds=0.05)
+    environ = {
+        "DATABASE_URL": database_url,
+        "AUTH_SECRET_KEY": TEST_SECRET_KEY,
+        "BCRYPT_ROUNDS": "4",
+        "MEDIA_DIR": str(workdir / "media"),
+        **provider_environment(provider_url),
+    }
+    async with server_process(environ, workdir) as server:
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            alice = await GraphQLClient(http).signup("alice")
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async with graphql_ws(server.url, payload={"token": alice.access_token}) as connection:
+                await connection.subscribe(RUN_FLOW, {"input": STORY})
+                seen = await receive_events(connection, 20)
+                server.kill()
+                with contextlib.suppress(TimeoutError):
+                    while True:  # whatever was on its way before the kill
+                        seen += await asyncio.wait_for(receive_events(connection, 1), timeout=2)
+        await server.stop()
+        run_id = seen[0]["runId"]
+        assert seen[-1]["__typename"] not in {"RunCompleted", "RunFailed", "RunCancelled"}
+
+        await server.start()
+        async with graphql_ws(server.url, payload={"token": alice.access_token}) as connection:
+            operation = await connection.subscribe(RUN_EVENTS_AFTER, {"runId": run_id, "afterSeq": seen[-1]["seq"]})
+            resumed = await collect(connection, operation)
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            run = await node_statuses(GraphQLClient(http), alice, run_id)
+
+    assert resumed[-1]["__typename"] == "RunFailed" and "server stopped" in resumed[-1]["error"]
+    assert_log_holds(seen + resumed, await stored_log(session_factory, run_id))
+    assert run["status"] == "INTERRUPTED" and run["nodes"] <= TERMINAL_NODE_STATUSES
+
+
+# --- the database dropping connections, or staying down ---------------------------------------
+
+
+def _dsn(database_url: str) -> str:
+    return database_url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def terminate_connections(database_url: str) -> None:
+    """What an operator's pg_terminate_backend (or a failover) does to the app's connections."""
+    connection = await asyncpg.connect(_dsn(database_url))
+    try:
+        await connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await connection.close()
+
+
+@contextlib.asynccontextmanager
+async def database_down(database_url: str) -> AsyncIterator[None]:
+    """The database refuses every connection, and those it had are gone."""
+    name = database_url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(_dsn(database_url).rsplit("/", 1)[0] + "/postgres")
+    try:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+        )
+        yield
+    finally:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        await admin.close()
+
+
+@pytest.mark.postgresql_only
+async def test_database_connections_dropped_mid_run_lose_no_event(
+    live_server: str,
+    live_api: GraphQLClient,
+    fake_providers: FakeProviderState,
+    database_url: str,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    fake_providers.persistent = SlowChunks(seconds=0.02)
+    alice = await live_api.signup("alice")
+
+    async def keep_dropping_connections() -> None:
+        for _ in range(6):
+            await asyncio.sleep(0.25)
+            await terminate_connections(database_url)
+
+    dropping = asyncio.create_task(keep_dropping_connections())
+    seen = await run_over_websocket(live_server, alice, STORY)
+    await dropping
+
+    assert seen[-1]["__typename"] == "RunCompleted"
+    stored = await stored_log(session_factory, seen[0]["runId"])
+    assert_log_holds(seen, stored)
+    assert len(stored) == len(seen)
+    run = await node_statuses(live_api, alice, seen[0]["runId"])
+    assert run == {"status": "COMPLETED", "nodes": {"COMPLETED"}}
+
+
+@pytest.mark.postgresql_only
+async def test_a_database_that_stays_down_ends_the_run_for_its_watchers_and_later_in_storage(
+    live_server: str,
+    live_api: GraphQLClient,
+    fake_providers: FakeProviderState,
+    database_url: str,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    fake_providers.persistent = SlowChunks(seconds=0.05)
+    alice = await live_api.signup("alice")
+    async with graphql_ws(live_server, payload={"token": alice.access_token}) as connection:
+        operation = await connection.subscribe(RUN_FLOW, {"input": STORY})
+        seen = await receive_events(connection, 5)
+        async with database_down(database_url):
+            seen += await collect(connection, operation)
+
+    final = seen[-1]
+    assert final["__typename"] == "RunFailed" and "database" in final["error"]
+    assert [event["seq"] for event in seen] == list(range(1, len(seen) + 1))
+    # Back up: the same end reaches storage, after exactly the events the watcher saw.
+    stored: list[tuple[int, str]] = []
+    for _ in range(150):
+        stored = await stored_log(session_factory, final["runId"])
+        if stored and stored[-1][1] in TERMINAL_EVENT_NAMES:
+            break
+        await asyncio.sleep(0.1)
+    assert_log_holds(seen, stored)
+    assert len(stored) == len(seen)
+    run = await node_statuses(live_api, alice, final["runId"])
+    assert run["status"] == "FAILED" and run["nodes"] <= TERMINAL_NODE_STATUSES
+
+
+# --- text the database or the socket could not carry -------------------------------------------
+
+
+async def test_provider_text_with_nul_bytes_and_lone_surrogates_is_stored_and_shown_alike(
+    live_server: str,
+    live_api: GraphQLClient,
+    fake_providers: FakeProviderState,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    fake_providers.reply = lambda messages: "odd \ud800 text \x00 here"
+    alice = await live_api.signup("alice")
+    seen = await run_over_websocket(live_server, alice, STORY)
+
+    assert seen[-1]["__typename"] == "RunCompleted"
+    assert_log_holds(seen, await stored_log(session_factory, seen[0]["runId"]))
+    texts = [output["text"] for output in seen[-1]["outputs"].values() if "text" in output]
+    assert "odd \ufffd text \ufffd here" in texts
+
+
+async def test_a_lone_surrogate_in_a_graph_is_refused_naming_the_field(live_api: GraphQLClient) -> None:
+    alice = await live_api.signup("alice")
+    graph = example("story-flow.json")
+    graph["nodes"][2]["data"]["text"] = "\ud800"
+    body = json.dumps({"query": START_RUN, "variables": {"input": {"graph": graph}}})  # \ud800 escaped
+    response = await live_api.http.post(
+        "/graphql",
+        content=body,
+        headers={"Authorization": f"Bearer {alice.access_token}", "Content-Type": "application/json"},
+    )
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["extensions"]["field"] == "graph.nodes[2].data.text"
+    assert (await live_api.execute("{ runs { totalCount } }", token=alice.access_token)).ok()["runs"]["totalCount"] == 0
+
+
+# --- timing a client controls ----------------------------------------------------------------
+
+
+async def test_closing_run_flow_right_after_subscribing_leaves_no_run_running(
+    live_server: str, live_api: GraphQLClient, fake_providers: FakeProviderState
+) -> None:
+    fake_providers.persistent = SlowChunks(seconds=0.05)
+    alice = await live_api.signup("alice")
+    async with graphql_ws(live_server, payload={"token": alice.access_token}) as connection:
+        for milliseconds in range(0, 40, 3):  # across the moment the run is being stored
+            operation = await connection.subscribe(RUN_FLOW, {"input": STORY})
+            await asyncio.sleep(milliseconds / 1000)
+            await connection.send({"id": operation, "type": "complete"})
+    statuses: list[str] = []
+    for _ in range(100):
+        runs = (await live_api.execute("{ runs(first: 20) { nodes { status } } }", token=alice.access_token)).ok()
+        statuses = [run["status"] for run in runs["runs"]["nodes"]]
+        if "RUNNING" not in statuses:
+            break
+        await asyncio.sleep(0.1)
+    assert statuses and set(statuses) <= {"CANCELLED"}
+
+
+async def test_a_follower_reading_one_event_a_second_slows_neither_the_run_nor_other_followers(
+    app: Starlette, api: GraphQLClient
+) -> None:
+    alice = await api.signup("alice")
+    backend = app.state.backend
+    async with backend.session_factory() as session:
+        actor = await authenticate(session, backend.auth, alice.access_token)
+    slow_follower = backend.runs.stream(actor, RunInput(graph=example("story-flow.json"), provider_id="mistral"))
+    slow: list[Any] = [await anext(slow_follower)]
+
+    async def read_one_a_second() -> None:
+        async for event in slow_follower:
+            slow.append(event)
+            await asyncio.sleep(1)
+
+    reading = asyncio.create_task(read_one_a_second())
+    async with serve_app(app) as live_server, graphql_ws(live_server, payload={"token": alice.access_token}) as connection:
+        operation = await connection.subscribe(RUN_EVENTS, {"runId": slow[0].run_id})
+        fast = await collect(connection, operation)
+    read_by_slow_follower = len(slow)
+    run = await node_statuses(api, alice, slow[0].run_id)
+    reading.cancel()
+    await asyncio.gather(reading, return_exceptions=True)
+
+    assert fast[-1]["__typename"] == "RunCompleted" and run["status"] == "COMPLETED"
+    assert read_by_slow_follower <= 5 < len(fast)
+    async for event in slow_follower:  # the rest, at once, from where it was
+        slow.append(event)
+    assert [event.seq for event in slow] == [event["seq"] for event in fast]
+
+
+async def test_a_huge_run_does_not_hold_up_another_users_run_or_cancel_run(
+    live_server: str, live_api: GraphQLClient
+) -> None:
+    alice = await live_api.signup("alice")
+    bob = await live_api.signup("bob")
+    started = await live_api.execute(START_RUN, {"input": {"graph": wide_graph(1_000, inputs_each=10)}}, token=alice.access_token)
+    huge_run = started.ok()["startRun"]["id"]
+
+    small = await asyncio.wait_for(
+        run_over_websocket(live_server, bob, {"graph": one_node_graph()}), timeout=30
+    )
+    cancelled = await asyncio.wait_for(
+        live_api.execute(CANCEL_RUN, {"id": huge_run}, token=alice.access_token), timeout=30
+    )
+
+    assert small[-1]["__typename"] == "RunCompleted"
+    assert cancelled.ok()["cancelRun"]["status"] in {"CANCELLED", "COMPLETED"}
+
+
+def wide_graph(width: int, *, inputs_each: int) -> dict[str, Any]:
+    """`width` prompts and `width` outputs; each output reads `inputs_each` of the prompts."""
+    prompts = [
+        {"id": f"p{i}", "type": "initialPrompt", "position": {"x": 0, "y": i}, "data": {"text": f"prompt {i}"}}
+        for i in range(width)
+    ]
+    outputs = [{"id": f"o{i}", "type": "textOutput", "position": {"x": 1, "y": i}, "data": {}} for i in range(width)]
+    edges = [
+        {"id": f"e{i}_{k}", "source": f"p{(i + k) % width}", "target": f"o{i}", "sourceHandle": "text", "targetHandle": "text"}
+        for i in range(width)
+        for k in range(inputs_each)
+    ]
+    return {"nodes": prompts + outputs, "edges": edges, "viewport": {"x": 0, "y": 0, "zoom": 1}}
+
+
+def one_node_graph() -> dict[str, Any]:
+    node = {"id": "hello", "type": "initialPrompt", "position": {"x": 0, "y": 0}, "data": {"text": "hello"}}
+    return {"nodes": [node], "edges": [], "viewport": {"x": 0, "y": 0, "zoom": 1}}
+
+
+async def test_runs_beyond_the_per_user_limit_are_refused_and_not_stored(
+    database_url: str, workdir: Path, provider_url: str, fake_providers: FakeProviderState, engine: AsyncEngine
+) -> None:
+    fake_providers.persistent = SlowChunks(seconds=0.2)
+    application = create_app(provider_settings(database_url, workdir, provider_url, MAX_RUNS_PER_USER="2"))
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            api = GraphQLClient(http)
+            alice = await api.signup("alice")
+            for _ in range(2):
+                (await api.execute(START_RUN, {"input": STORY}, token=alice.access_token)).ok()
+            refused = await api.execute(START_RUN, {"input": STORY}, token=alice.access_token)
+            bob = await api.signup("bob")
+            bobs = await api.execute(START_RUN, {"input": STORY}, token=bob.access_token)
+            count = (await api.execute("{ runs { totalCount } }", token=alice.access_token)).ok()
+
+    assert refused.error_code == "RATE_LIMITED" and "2 runs" in refused.errors[0]["message"]
+    assert count == {"runs": {"totalCount": 2}}
+    assert bobs.ok()["startRun"]["status"] == "RUNNING"

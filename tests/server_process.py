@@ -1,0 +1,87 @@
+"""The real server as a child process (`main.py serve`), for tests that kill it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+START_TIMEOUT_SECONDS = 60
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerProcess:
+    def __init__(self, environ: Mapping[str, str], workdir: Path) -> None:
+        self.environ = {**os.environ, **environ}
+        self.workdir = workdir
+        self.port = free_port()
+        self.process: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(ROOT / "main.py"),
+            "serve",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+            cwd=self.workdir,
+            env=self.environ,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        await self._until_answering()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as when the machine or the OOM killer stops it."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+        if self.process is not None:
+            await self.process.wait()
+
+    async def _until_answering(self) -> None:
+        assert self.process is not None
+        async with httpx.AsyncClient(base_url=self.url) as http:
+            for _ in range(START_TIMEOUT_SECONDS * 10):
+                if self.process.returncode is not None:
+                    raise RuntimeError(f"the server exited with {self.process.returncode}")
+                try:
+                    response = await http.post("/graphql", json={"query": "{ health { status } }"})
+                    if response.status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise RuntimeError("the server did not answer in time")
+
+
+@asynccontextmanager
+async def server_process(environ: Mapping[str, str], workdir: Path) -> AsyncIterator[ServerProcess]:
+    server = ServerProcess(environ, workdir)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
