@@ -40,7 +40,7 @@ from tests.api.run_client import (
     run_over_websocket,
 )
 from tests.api_fixtures import TEST_SECRET_KEY
-from tests.fakes.providers import FakeProviderState, SlowChunks
+from tests.fakes.providers import Delay, Drop, FakeProviderState, HttpError, SlowChunks
 from tests.fakes.server import serve_app
 from tests.graphql_client import Account, GraphQLClient, Subscription, graphql_ws
 from tests.server_process import server_process
@@ -232,6 +232,52 @@ async def test_a_database_that_stays_down_ends_the_run_for_its_watchers_and_late
     assert len(stored) == len(seen)
     run = await node_statuses(live_api, alice, final["runId"])
     assert run["status"] == "FAILED" and run["nodes"] <= TERMINAL_NODE_STATUSES
+
+
+# --- a provider that fails, drops or hangs ---------------------------------------------------
+
+
+async def test_a_provider_that_refuses_then_drops_mid_stream_fails_its_node_and_ends_the_log(
+    live_server: str,
+    live_api: GraphQLClient,
+    fake_providers: FakeProviderState,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    # The first call (the prompt that weaves persona and scene) gets 429, then a stream that breaks.
+    fake_providers.fail_next(HttpError(429, retry_after="0"), Drop(after_chunks=3))
+    alice = await live_api.signup("alice")
+    seen = await run_over_websocket(live_server, alice, STORY)
+
+    assert [event["nodeId"] for event in seen if event["__typename"] == "NodeFailed"] == ["idea"]
+    assert seen[-1]["__typename"] == "RunFailed"
+    assert_log_holds(seen, await stored_log(session_factory, seen[0]["runId"]))
+    run = await node_statuses(live_api, alice, seen[0]["runId"])
+    assert run["status"] == "FAILED" and run["nodes"] == {"COMPLETED", "FAILED", "SKIPPED"}
+
+
+async def test_cancelling_a_run_whose_provider_hangs_ends_it_at_once(
+    live_server: str,
+    live_api: GraphQLClient,
+    fake_providers: FakeProviderState,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    fake_providers.persistent = Delay(seconds=60)
+    alice = await live_api.signup("alice")
+    async with graphql_ws(live_server, payload={"token": alice.access_token}) as connection:
+        operation = await connection.subscribe(RUN_FLOW, {"input": STORY})
+        seen = await receive_events(connection, 3)
+        while not fake_providers.requests:
+            await asyncio.sleep(0.01)
+        cancelled = await asyncio.wait_for(
+            live_api.execute(CANCEL_RUN, {"id": seen[0]["runId"]}, token=alice.access_token), timeout=5
+        )
+        seen += await collect(connection, operation)
+
+    assert cancelled.ok()["cancelRun"]["status"] == "CANCELLED"
+    assert seen[-1]["__typename"] == "RunCancelled"
+    assert_log_holds(seen, await stored_log(session_factory, seen[0]["runId"]))
+    run = await node_statuses(live_api, alice, seen[0]["runId"])
+    assert run["nodes"] <= TERMINAL_NODE_STATUSES
 
 
 # --- text the database or the socket could not carry -------------------------------------------
