@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+import orjson
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
@@ -13,10 +16,25 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def json_text(value: Any) -> str:
+    """JSON columns' text: orjson (several times faster: run events are written by the
+    thousand), the standard library for what orjson refuses (integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+def json_value(text: Any) -> Any:
+    # SQLite hands a JSON column that holds a bare number back as that number.
+    return orjson.loads(text) if isinstance(text, str | bytes) else text
+
+
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    json_options: dict[str, Any] = {"json_serializer": json_text, "json_deserializer": json_value}
     if not is_sqlite(url):
-        return create_async_engine(url, echo=echo, pool_pre_ping=True)
-    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        return create_async_engine(url, echo=echo, pool_pre_ping=True, **json_options)
+    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, **json_options)
     event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
     return engine
 

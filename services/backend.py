@@ -65,6 +65,7 @@ async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
         limits=settings.limits.graph_limits,
         max_runs_per_user=settings.limits.max_runs_per_user,
         storage_timeout=settings.limits.run_storage_timeout_seconds,
+        delta_window=settings.delta_window_ms / 1000,
     )
     return Backend(
         settings=settings,

@@ -144,6 +144,7 @@ class RunManager:
         limits: GraphLimits,
         max_runs_per_user: int = 20,
         storage_timeout: float = 30.0,
+        delta_window: float = 0.0,
     ) -> None:
         self._session_factory = session_factory
         self._catalog = catalog
@@ -151,6 +152,7 @@ class RunManager:
         self._media = media
         self._limits = limits
         self._max_runs_per_user = max_runs_per_user
+        self._delta_window = delta_window
         self._tails = LiveTails()
         self._journal = RunJournal(session_factory, bus, self._tails, storage_timeout=storage_timeout)
         self._live: dict[uuid.UUID, LiveRun] = {}
@@ -204,6 +206,7 @@ class RunManager:
             trigger_node_id=run_input.trigger_node_id,
             cached_outputs=cached_outputs,
             cancel_token=cancel_token,
+            delta_window=self._delta_window,
         )
         live = LiveRun(run, request, cancel_token, record)
         self._live[run.id] = live

@@ -81,6 +81,8 @@ class Settings:
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
     provider_concurrency: int = 32
     bcrypt_rounds: int = 12
+    # Consecutive text deltas of one node within this window go out as one event (0: off).
+    delta_window_ms: int = 30
     limits: Limits = Limits()
 
 
@@ -108,6 +110,7 @@ def load_settings(
         },
         provider_concurrency=_int_setting(env, "PROVIDER_CONCURRENCY", 32),
         bcrypt_rounds=_int_setting(env, "BCRYPT_ROUNDS", 12),
+        delta_window_ms=_int_setting(env, "DELTA_WINDOW_MS", 30, minimum=0),
         limits=Limits(
             **{
                 attribute: _int_setting(env, name, getattr(Limits, attribute))
@@ -125,7 +128,7 @@ def _merged_environment(environ: Mapping[str, str] | None, workdir: Path) -> dic
     return merged
 
 
-def _int_setting(env: Mapping[str, str], name: str, default: int) -> int:
+def _int_setting(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -133,8 +136,8 @@ def _int_setting(env: Mapping[str, str], name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
-    if value <= 0:
-        raise SettingsError(f"{name} must be positive, got {value}")
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
     return value
 
 

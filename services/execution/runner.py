@@ -108,6 +108,9 @@ class RunRequest:
     trigger_node_id: str | None = None
     cached_outputs: Mapping[str, Any] = field(default_factory=dict)  # node id -> output
     cancel_token: CancelToken | None = None
+    # Consecutive deltas of a node within this many seconds become one event (0: each is one),
+    # so event counts follow what a person can see rather than the provider's chunking.
+    delta_window: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -258,7 +261,12 @@ class _Cancel:
     pass
 
 
-_Message = _Delta | _Started | _Done | _Failed | _Cancel
+@dataclass(frozen=True, slots=True)
+class _FlushDeltas:
+    pass
+
+
+_Message = _Delta | _Started | _Done | _Failed | _Cancel | _FlushDeltas
 
 
 class _Run:
@@ -290,6 +298,8 @@ class _Run:
         self.outputs: dict[str, JSONObject] = {}
         self.failures: dict[str, str] = {}
         self.seq = 0
+        self.delta_window = request.delta_window
+        self.held_deltas: dict[str, list[str]] = {}  # node id -> text not yet sent, in order
 
     # --- scheduling -----------------------------------------------------------------------------
 
@@ -313,14 +323,34 @@ class _Run:
 
     def handle(self, message: _Message) -> list[RunEvent]:
         if isinstance(message, _Delta):
-            return [self._delta_event(message)]
+            return self._on_delta(message)
+        if isinstance(message, _FlushDeltas):
+            return self._flush_deltas()
         if isinstance(message, _Started):
             return [self._set_status(message.node_id, NodeStatus.RUNNING)]
         if isinstance(message, _Done):
-            return self._on_done(message)
+            return [*self._flush_deltas(message.node_id), *self._on_done(message)]
         if isinstance(message, _Failed):
-            return self._on_failed(message)
+            return [*self._flush_deltas(message.node_id), *self._on_failed(message)]
         return []
+
+    def _on_delta(self, message: _Delta) -> list[RunEvent]:
+        if not self.delta_window:
+            return [self._delta_event(message.node_id, message.text)]
+        if not self.held_deltas:
+            loop = asyncio.get_running_loop()
+            loop.call_later(self.delta_window, self.queue.put_nowait, _FlushDeltas())
+        self.held_deltas.setdefault(message.node_id, []).append(message.text)
+        return []
+
+    def _flush_deltas(self, node_id: str | None = None) -> list[RunEvent]:
+        """Held text as one delta per node: every node's (the window closed), or one node's
+        (it is about to complete or fail, and its text must come first)."""
+        if node_id is not None:
+            pieces = self.held_deltas.pop(node_id, None)
+            return [self._delta_event(node_id, "".join(pieces))] if pieces else []
+        held, self.held_deltas = self.held_deltas, {}
+        return [self._delta_event(node, "".join(pieces)) for node, pieces in held.items()]
 
     def _start(self, node_id: str) -> list[RunEvent]:
         del self.waiting[node_id]
@@ -384,7 +414,8 @@ class _Run:
     async def cancel(self) -> list[RunEvent]:
         await self.abort()
         unfinished = (NodeStatus.PENDING, NodeStatus.RUNNING)
-        events: list[RunEvent] = [
+        events: list[RunEvent] = self._flush_deltas()
+        events += [
             self._set_status(node_id, NodeStatus.CANCELLED)
             for node_id in self.selection.order
             if self.status[node_id] in unfinished
@@ -481,11 +512,7 @@ class _Run:
             cache_key=key,
         )
 
-    def _delta_event(self, message: _Delta) -> NodeOutputDelta:
+    def _delta_event(self, node_id: str, text: str) -> NodeOutputDelta:
         return NodeOutputDelta(
-            run_id=self.run_id,
-            seq=self._next_seq(),
-            at=utc_now(),
-            node_id=message.node_id,
-            delta=message.text,
+            run_id=self.run_id, seq=self._next_seq(), at=utc_now(), node_id=node_id, delta=text
         )

@@ -27,6 +27,7 @@ async def run(
     cached_outputs: Mapping[str, Any] | None = None,
     result_cache: FakeResultCache | None = None,
     cancel_token: CancelToken | None = None,
+    delta_window: float = 0.0,
     **options: Any,
 ) -> list[RunEvent]:
     request = RunRequest(
@@ -36,6 +37,7 @@ async def run(
         trigger_node_id=trigger_node_id,
         cached_outputs=cached_outputs or {},
         cancel_token=cancel_token,
+        delta_window=delta_window,
     )
     events = run_flow(
         request,

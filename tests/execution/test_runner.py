@@ -8,10 +8,12 @@ from typing import Any
 from seeds.catalog import CATALOG
 from services.execution.events import (
     NodeCompleted,
+    NodeOutputDelta,
     NodeStatus,
     NodeStatusChanged,
     RunCancelled,
     RunCompleted,
+    RunEvent,
     RunFailed,
     RunStarted,
 )
@@ -64,6 +66,52 @@ async def test_small_run_yields_the_exact_event_sequence() -> None:
         "enh": {"text": "a fluffy cat"},
         "out": {"text": "a fluffy cat"},
     }
+
+
+async def test_deltas_within_the_window_become_one_event_sent_before_the_node_completes() -> None:
+    provider = FakeTextProvider(reply="a fluffy cat")
+    events = await run(
+        graph(simple_chain(), [edge("idea", "enh"), edge("enh", "out")]),
+        providers=FakeProviders(provider),
+        delta_window=60.0,  # never reached: the node's completion sends what it holds
+    )
+    described = [describe(e) for e in events]
+    assert deltas(events) == [("enh", "delta", "a fluffy cat")]
+    assert described.index(("enh", "delta", "a fluffy cat")) + 1 == described.index(("enh", "completed"))
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+
+
+def deltas(events: list[RunEvent]) -> list[tuple[str, ...]]:
+    return [describe(e) for e in events if isinstance(e, NodeOutputDelta)]
+
+
+class PausingProvider(FakeTextProvider):
+    """Sends its pieces `pause` seconds apart."""
+
+    def __init__(self, pieces: list[str], pause: float) -> None:
+        super().__init__()
+        self.pieces = pieces
+        self.pause = pause
+
+    async def stream_text(self, request: Any) -> Any:
+        for index, piece in enumerate(self.pieces):
+            if index:
+                await asyncio.sleep(self.pause)
+            yield piece
+
+
+async def test_deltas_further_apart_than_the_window_stay_separate_events() -> None:
+    provider = PausingProvider(["once ", "upon ", "a time"], pause=0.3)
+    events = await run(
+        graph(simple_chain(), [edge("idea", "enh"), edge("enh", "out")]),
+        providers=FakeProviders(provider),
+        delta_window=0.01,
+    )
+    assert deltas(events) == [
+        ("enh", "delta", "once "),
+        ("enh", "delta", "upon "),
+        ("enh", "delta", "a time"),
+    ]
 
 
 async def test_completed_events_carry_the_cache_key() -> None:

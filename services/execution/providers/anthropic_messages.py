@@ -23,6 +23,7 @@ from services.execution.providers.retry import (
     timed_out,
     transport_failure,
 )
+from services.execution.providers.sse import server_sent_events
 from services.execution.providers.streaming import StreamingTextProvider
 from services.providers import ProviderInfo
 
@@ -72,13 +73,17 @@ class AnthropicProvider(StreamingTextProvider["anthropic.AsyncStream[RawMessageS
     ) -> AsyncGenerator[str, None]:
         finished = False
         try:
-            async for event in stream:
-                if event.type == "content_block_delta" and event.delta.type == "text_delta":
-                    yield event.delta.text
-                elif event.type == "message_stop":
+            async for event in server_sent_events(stream.response.aiter_lines()):
+                if event.event == "ping":
+                    continue
+                data = event.json()
+                kind = data.get("type") if isinstance(data, dict) else None
+                if event.event == "error" or kind == "error":
+                    raise self._stream_error(data)
+                if kind == "content_block_delta" and (text := _delta_text(data)):
+                    yield text
+                elif kind == "message_stop":
                     finished = True
-        except anthropic.APIError as error:
-            raise self._failure(error) from error
         except httpx2.TransportError as error:  # this SDK does not wrap errors mid-stream
             raise transport_failure(error, timeout=self._policy.timeout) from error
         except ValueError as error:  # JSON or schema errors in an event
@@ -119,6 +124,14 @@ def _message(message: Message) -> MessageParam:
     if message.role == "assistant":
         return {"role": "assistant", "content": message.content}
     return {"role": "user", "content": message.content}
+
+
+def _delta_text(event: dict[str, object]) -> str:
+    delta = event.get("delta")
+    if isinstance(delta, dict) and delta.get("type") == "text_delta":
+        text = delta.get("text")
+        return text if isinstance(text, str) else ""
+    return ""
 
 
 def _sampling(request: TextRequest) -> dict[str, object] | None:

@@ -20,6 +20,7 @@ from services.execution.providers.retry import (
     timed_out,
     transport_failure,
 )
+from services.execution.providers.sse import server_sent_events
 from services.execution.providers.streaming import StreamingTextProvider
 from services.providers import ProviderInfo
 
@@ -59,12 +60,15 @@ class OpenAICompatibleProvider(StreamingTextProvider["openai.AsyncStream[ChatCom
     ) -> AsyncGenerator[str, None]:
         chunks = 0
         try:
-            async for chunk in stream:
+            async for event in server_sent_events(stream.response.aiter_lines()):
+                if event.data.startswith("[DONE]"):
+                    break
+                chunk = event.json()
+                if event.event == "error" or (isinstance(chunk, dict) and chunk.get("error")):
+                    raise self._stream_error(chunk)
                 chunks += 1
                 if text := _text_of(chunk):
                     yield text
-        except openai.APIError as error:
-            raise self._failure(error) from error
         except httpx2.TransportError as error:
             raise transport_failure(error, timeout=self._policy.timeout) from error
         except ValueError as error:  # JSON or schema errors in an event
@@ -82,8 +86,11 @@ class OpenAICompatibleProvider(StreamingTextProvider["openai.AsyncStream[ChatCom
             return status_failure(
                 error.status_code, error.response.headers, error.body, secret=self._api_key
             )
-        # An error event inside a stream that had started fine.
-        detail = error_detail(error.body, secret=self._api_key) or "no details"
+        return self._stream_error(error.body)
+
+    def _stream_error(self, body: object) -> AttemptFailed:
+        """An error event inside a stream that had started fine."""
+        detail = error_detail(body, secret=self._api_key) or "no details"
         return AttemptFailed(f"reported an error: {detail}", retryable=False)
 
 
@@ -95,8 +102,10 @@ def _message(message: Message) -> ChatCompletionMessageParam:
     return {"role": "user", "content": message.content}
 
 
-def _text_of(chunk: ChatCompletionChunk) -> str:
+def _text_of(chunk: object) -> str:
     # Providers send chunks without choices (usage, keep-alives) and choices without content.
-    choices = getattr(chunk, "choices", None) or []
-    delta = getattr(choices[0], "delta", None) if choices else None
-    return getattr(delta, "content", None) or ""
+    choices = chunk.get("choices") if isinstance(chunk, dict) else None
+    first = choices[0] if isinstance(choices, list) and choices else None
+    delta = first.get("delta") if isinstance(first, dict) else None
+    content = delta.get("content") if isinstance(delta, dict) else None
+    return content if isinstance(content, str) else ""
