@@ -26,7 +26,7 @@ class ServerSentEvent:
 
 async def server_sent_events(lines: AsyncIterator[str]) -> AsyncIterator[ServerSentEvent]:
     """Events as the SSE format delimits them: fields up to a blank line; comments skipped."""
-    event, data = "message", []
+    event, data = "message", list[str]()
     async for line in lines:
         if not line:
             if data:
