@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -28,21 +28,18 @@ class PageRequest:
 class Page(Generic[Item]):
     items: Sequence[Item]
     offset: int
-    total_count: int
-
-    @property
-    def has_next_page(self) -> bool:
-        return self.offset + len(self.items) < self.total_count
+    has_next_page: bool
+    count: Callable[[], Awaitable[int]]  # the total number of items, counted when awaited
 
     def cursor(self, index: int) -> str:
         return encode_cursor(self.offset + index)
 
     def map(self, function: Callable[[Item], Mapped]) -> Page[Mapped]:
-        return Page([function(item) for item in self.items], self.offset, self.total_count)
+        return Page([function(item) for item in self.items], self.offset, self.has_next_page, self.count)
 
     @classmethod
     def from_rows(cls, rows: PageRows[Item]) -> Page[Item]:
-        return cls(items=rows.rows, offset=rows.offset, total_count=rows.total_count)
+        return cls(items=rows.rows, offset=rows.offset, has_next_page=rows.has_more, count=rows.count)
 
 
 def encode_cursor(offset: int) -> str:

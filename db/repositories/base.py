@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -15,8 +15,10 @@ Row = TypeVar("Row")
 @dataclass(frozen=True)
 class PageRows(Generic[Row]):
     rows: Sequence[Row]
-    total_count: int
     offset: int
+    has_more: bool
+    # The total, counted only when asked for: most pages never show it.
+    count: Callable[[], Awaitable[int]]
 
 
 class Repository:
@@ -26,9 +28,12 @@ class Repository:
     async def fetch_page(
         self, statement: Select[Row], *, offset: int, limit: int
     ) -> PageRows[Row]:
-        count_statement = statement.with_only_columns(
-            func.count(), maintain_column_froms=True
-        ).order_by(None)
-        total = (await self.session.execute(count_statement)).scalar_one()
-        rows = (await self.session.scalars(statement.offset(offset).limit(limit))).all()
-        return PageRows(rows=rows, total_count=total, offset=offset)
+        # One row more than the page tells whether another page follows, without a count.
+        rows = (await self.session.scalars(statement.offset(offset).limit(limit + 1))).all()
+        return PageRows(
+            rows=rows[:limit], offset=offset, has_more=len(rows) > limit, count=lambda: self._count(statement)
+        )
+
+    async def _count(self, statement: Select[Row]) -> int:
+        count_statement = statement.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
+        return (await self.session.execute(count_statement)).scalar_one()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 import strawberry
@@ -32,7 +32,11 @@ class Connection(Generic[Node]):
     edges: list[Edge[Node]]
     nodes: list[Node]
     page_info: PageInfo
-    total_count: int
+    _count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many items there are in all (counted only when asked for).")
+    async def total_count(self) -> int:
+        return await self._count()
 
     @classmethod
     def of(cls, page: Page[Item], to_node: Callable[[Item], Node]) -> Connection[Node]:
@@ -47,5 +51,5 @@ class Connection(Generic[Node]):
                 start_cursor=cursors[0] if cursors else None,
                 end_cursor=cursors[-1] if cursors else None,
             ),
-            total_count=page.total_count,
+            _count=page.count,
         )

@@ -7,6 +7,7 @@ the response's lines themselves and parse each event's JSON with orjson.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,11 @@ class ServerSentEvent:
 
     def json(self) -> Any:
         """The data as JSON; ValueError when it is not."""
-        return orjson.loads(self.data)
+        try:
+            return orjson.loads(self.data)
+        except orjson.JSONDecodeError:
+            # orjson refuses an escaped lone surrogate, which JSON allows (storable() mends it).
+            return json.loads(self.data)
 
 
 async def server_sent_events(lines: AsyncIterator[str]) -> AsyncIterator[ServerSentEvent]:
