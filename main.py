@@ -21,6 +21,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -63,7 +64,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             app.state.backend = backend
             yield
 
-    view = GraphQLView(build_schema(settings.limits))
+    view = GraphQLView(
+        build_schema(settings.limits),
+        connection_init_wait_timeout=timedelta(seconds=settings.limits.websocket_init_timeout_seconds),
+    )
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     return Starlette(
         routes=[

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from starlette.requests import HTTPConnection, Request
@@ -15,6 +14,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from schema.context import Context
 from services.backend import Backend
+from resolvers.websockets import LegacyWSHandler, SocketAdapter, TransportWSHandler, close_for
 from services.errors import DomainError
 
 # Where graphql-ws clients put the token in connection_init (Apollo, urql, graphql-ws docs).
@@ -22,34 +22,44 @@ CONNECTION_PARAM_TOKEN_KEYS = ("token", "accessToken", "authToken", "Authorizati
 
 
 class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # A client that never says connection_init should not hold a socket for a minute.
-        kwargs.setdefault("connection_init_wait_timeout", timedelta(seconds=5))
-        super().__init__(*args, **kwargs)
+    websocket_adapter_class = SocketAdapter
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         backend: Backend = request.app.state.backend
         return Context(
             backend=backend,
             request=request,
-            access_token=_header_token(request) or request.query_params.get("token") or None,
+            access_token=_header_token(request) or _query_token(request),
             client_address=request.client.host if request.client else "unknown",
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        """A token in connection_init wins over `?token=`; a bad one closes the socket (4403)."""
+        """A token in connection_init wins over `?token=`; a refused one closes the socket, with
+        4401 "token expired" or 4403 and the reason (resolvers.websockets)."""
         token = _connection_params_token(context.connection_params)
         if token:
             context.access_token = token
         try:
             await context.actor()
         except DomainError as error:
+            assert isinstance(context.request, WebSocket)
+            await close_for(context.request, error)
             raise ConnectionRejectionError({"message": str(error), "code": error.code}) from None
         return UNSET
 
 
 def _header_token(request: HTTPConnection) -> str | None:
     return _bearer(request.headers.get("authorization"))
+
+
+def _query_token(request: HTTPConnection) -> str | None:
+    """`?token=` is for websockets only (browsers cannot set their headers); over plain HTTP it
+    would end up in access logs and browser histories, so it is ignored there."""
+    if not isinstance(request, WebSocket):
+        return None
+    return request.query_params.get("token") or None
 
 
 def _connection_params_token(params: object) -> str | None:

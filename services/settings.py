@@ -17,7 +17,6 @@ EMBEDDED_DATABASE_FILE = "flows.sqlite3"
 SECRET_KEY_FILE = ".auth_secret_key"
 
 
-
 class SettingsError(Exception):
     """A setting is missing or malformed; the message names it."""
 
@@ -34,6 +33,15 @@ class Limits:
     max_query_tokens: int = 5_000
     login_attempts: int = 10
     login_window_seconds: int = 600
+    signups_per_address_per_hour: int = 20
+    # How stale a login session's state may be: revocations made by another process (or
+    # tokens expiring) are seen within this, and open websockets are re-checked this often.
+    session_check_seconds: int = 5
+    max_websocket_message_bytes: int = 4 * 1024 * 1024
+    websocket_init_timeout_seconds: int = 5
+    # A request's headers, then its body, must arrive within these (slow clients hold sockets).
+    header_timeout_seconds: int = 10
+    body_timeout_seconds: int = 60
 
     @property
     def graph_limits(self) -> GraphLimits:
@@ -56,6 +64,12 @@ LIMIT_SETTINGS = {
     "MAX_QUERY_TOKENS": "max_query_tokens",
     "LOGIN_ATTEMPTS": "login_attempts",
     "LOGIN_WINDOW_SECONDS": "login_window_seconds",
+    "SIGNUPS_PER_ADDRESS_PER_HOUR": "signups_per_address_per_hour",
+    "SESSION_CHECK_SECONDS": "session_check_seconds",
+    "MAX_WEBSOCKET_MESSAGE_BYTES": "max_websocket_message_bytes",
+    "WEBSOCKET_INIT_TIMEOUT_SECONDS": "websocket_init_timeout_seconds",
+    "HEADER_TIMEOUT_SECONDS": "header_timeout_seconds",
+    "BODY_TIMEOUT_SECONDS": "body_timeout_seconds",
 }
 
 
@@ -76,6 +90,9 @@ class Settings:
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
     provider_concurrency: int = 32
     bcrypt_rounds: int = 12
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or CIDRs, or "*");
+    # none by default, so a client cannot pick the address the rate limits count against.
+    trusted_proxies: tuple[str, ...] = ()
     limits: Limits = Limits()
 
 
@@ -103,6 +120,7 @@ def load_settings(
         },
         provider_concurrency=_int_setting(env, "PROVIDER_CONCURRENCY", 32),
         bcrypt_rounds=_int_setting(env, "BCRYPT_ROUNDS", 12),
+        trusted_proxies=_list_setting(env, "TRUSTED_PROXIES"),
         limits=Limits(
             **{
                 attribute: _int_setting(env, name, getattr(Limits, attribute))
@@ -131,6 +149,11 @@ def _int_setting(env: Mapping[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise SettingsError(f"{name} must be positive, got {value}")
     return value
+
+
+def _list_setting(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list; empty when unset."""
+    return tuple(item.strip() for item in (env.get(name) or "").split(",") if item.strip())
 
 
 def _auth_secret_key(env: Mapping[str, str], *, embedded: bool, workdir: Path) -> str:
