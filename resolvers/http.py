@@ -1,20 +1,19 @@
-"""The HTTP and websocket entry: who is calling, and how big a request may be."""
+"""The HTTP and websocket entry: who is calling."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
+from resolvers.websockets import LegacyWSHandler, SocketAdapter, TransportWSHandler, close_for
 from schema.context import Context
 from services.backend import Backend
-from resolvers.websockets import LegacyWSHandler, SocketAdapter, TransportWSHandler, close_for
 from services.errors import DomainError
 
 # Where graphql-ws clients put the token in connection_init (Apollo, urql, graphql-ws docs).
@@ -79,51 +78,3 @@ def _bearer(value: str | None) -> str | None:
     if value and value[:7].lower() == "bearer ":
         return value[7:].strip() or None
     return None
-
-
-class BodySizeLimit:
-    """Answers 413 to a request body over `max_bytes`, counted as it arrives (no server caps it)."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large()(scope, receive, send)
-            return
-        received = 0
-        response_started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            response_started = response_started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _BodyTooLarge:
-            if not response_started:
-                await self._too_large()(scope, receive, send)
-
-    def _too_large(self) -> Response:
-        return PlainTextResponse(
-            f"request body too large: the limit is {self.max_bytes} bytes", status_code=413
-        )
-
-
-class _BodyTooLarge(Exception):
-    pass
