@@ -19,7 +19,6 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.async_base_view import AsyncWebSocketAdapter
-from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMessage
@@ -69,8 +68,9 @@ class SocketAdapter(ASGIWebSocketAdapter):
 
     async def send_json(self, message: Mapping[str, object]) -> None:
         if self.ws.application_state is WebSocketState.DISCONNECTED:
-            # Closed by the server: the operation's message goes nowhere, as for a gone client.
-            raise WebSocketDisconnected
+            # Closed by the server: its operations end as soon as the client has seen the close;
+            # until then what they send is dropped (raising would log each as a crash).
+            return
         await super().send_json(message)
 
 

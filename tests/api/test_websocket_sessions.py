@@ -21,19 +21,42 @@ from main import create_app
 from services.settings import Settings
 from services.tokens import ACCESS_TOKEN_LIFETIME, TokenCodec
 from tests.api_fixtures import TEST_SECRET_KEY, settings_for
+from tests.fakes.providers import FakeProviderState, SlowChunks, fake_provider_app
 from tests.fakes.server import serve_app
-from tests.graphql_client import Account, GraphQLClient, Subscription, graphql_ws
+from tests.graphql_client import PASSWORD, Account, GraphQLClient, Subscription, graphql_ws
 
 NOTIFICATIONS = "subscription { notifications { eventName } }"
 LOGOUT = "mutation($token: String!) { logout(refreshToken: $token) }"
 DELETE_USER = "mutation($id: ID!) { deleteUser(id: $id) }"
+LOGIN = "mutation($p: String!) { login(input: {identifier: \"alice\", password: $p}) { accessToken } }"
+RUN_FLOW = "subscription($input: RunInput!) { runFlow(input: $input) { __typename runId } }"
+RUN_STATUS = "query($id: ID!) { run(id: $id) { status } }"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # Generous: the socket is re-checked every second in these tests.
 CLOSE_WITHIN_SECONDS = 8
 
 
 @pytest.fixture
-def settings(database_url: str, workdir: Path) -> Settings:
-    return settings_for(database_url, workdir, SESSION_CHECK_SECONDS="1", WEBSOCKET_INIT_TIMEOUT_SECONDS="1")
+def fake_providers() -> FakeProviderState:
+    return FakeProviderState()
+
+
+@pytest.fixture
+async def provider_url(fake_providers: FakeProviderState) -> AsyncIterator[str]:
+    async with serve_app(fake_provider_app(fake_providers)) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def settings(database_url: str, workdir: Path, provider_url: str) -> Settings:
+    return settings_for(
+        database_url,
+        workdir,
+        SESSION_CHECK_SECONDS="1",
+        WEBSOCKET_INIT_TIMEOUT_SECONDS="1",
+        MISTRAL_API_KEY="test-key",
+        MISTRAL_BASE_URL=provider_url,
+    )
 
 
 @asynccontextmanager
@@ -88,6 +111,27 @@ async def test_logout_closes_the_socket_as_session_revoked(live_server: str, liv
         await subscribed(connection)
         (await live_api.execute(LOGOUT, {"token": alice.refresh_token})).ok()
         assert await closed(connection.socket) == (4403, "session revoked")
+
+
+async def test_logout_ends_a_run_flow_in_progress_on_the_socket(
+    live_server: str, live_api: GraphQLClient, fake_providers: FakeProviderState
+) -> None:
+    alice = await live_api.signup("alice")
+    fake_providers.fail_next(*[SlowChunks(seconds=1.0)] * 5)
+    graph = json.loads((EXAMPLES / "story-flow.json").read_text())
+    async with graphql_ws(live_server, payload={"token": alice.access_token}) as connection:
+        await connection.subscribe(RUN_FLOW, {"input": {"graph": graph, "providerId": "mistral"}})
+        first = await asyncio.wait_for(connection.receive(), timeout=10)
+        run_id = first["payload"]["data"]["runFlow"]["runId"]
+        (await live_api.execute(LOGOUT, {"token": alice.refresh_token})).ok()
+        assert (await closed(connection.socket))[0] == 4403
+    token = (await live_api.execute(LOGIN, {"p": PASSWORD})).ok()["login"]["accessToken"]
+    for _ in range(100):
+        status = (await live_api.execute(RUN_STATUS, {"id": run_id}, token=token)).ok()["run"]["status"]
+        if status != "RUNNING":
+            break
+        await asyncio.sleep(0.05)
+    assert status == "CANCELLED"
 
 
 async def test_deleting_the_account_closes_the_socket_as_account_deleted(
