@@ -92,10 +92,13 @@ async def closed(socket: websockets.ClientConnection) -> tuple[int | None, str |
     return socket.close_code, socket.close_reason
 
 
-async def refused(base_url: str, token: str) -> tuple[int | None, str | None]:
+SUBPROTOCOLS = pytest.mark.parametrize("subprotocol", ["graphql-transport-ws", "graphql-ws"])
+
+
+async def refused(base_url: str, token: str, subprotocol: str) -> tuple[int | None, str | None]:
     """The close code and reason of a socket that says connection_init with `token`."""
     url = base_url.replace("http://", "ws://") + "/graphql"
-    async with websockets.connect(url, subprotocols=[websockets.Subprotocol("graphql-transport-ws")]) as socket:
+    async with websockets.connect(url, subprotocols=[websockets.Subprotocol(subprotocol)]) as socket:
         await socket.send(json.dumps({"type": "connection_init", "payload": {"token": token}}))
         return await closed(socket)
 
@@ -151,23 +154,26 @@ async def test_a_token_expiring_closes_the_socket_as_token_expired(live_server: 
         assert await closed(connection.socket) == (4401, "token expired")
 
 
+@SUBPROTOCOLS
 async def test_an_expired_token_is_refused_at_connect_as_token_expired(
-    live_server: str, live_api: GraphQLClient
+    live_server: str, live_api: GraphQLClient, subprotocol: str
 ) -> None:
     alice = await live_api.signup("alice")
-    assert await refused(live_server, token_expiring_in(alice, -60)) == (4401, "token expired")
+    assert await refused(live_server, token_expiring_in(alice, -60), subprotocol) == (4401, "token expired")
 
 
-async def test_a_garbage_token_is_refused_at_connect_as_invalid(live_server: str) -> None:
-    assert await refused(live_server, "garbage") == (4403, "invalid token")
+@SUBPROTOCOLS
+async def test_a_garbage_token_is_refused_at_connect_as_invalid(live_server: str, subprotocol: str) -> None:
+    assert await refused(live_server, "garbage", subprotocol) == (4403, "invalid token")
 
 
+@SUBPROTOCOLS
 async def test_a_token_of_a_closed_session_is_refused_at_connect_as_session_revoked(
-    live_server: str, live_api: GraphQLClient
+    live_server: str, live_api: GraphQLClient, subprotocol: str
 ) -> None:
     alice = await live_api.signup("alice")
     (await live_api.execute(LOGOUT, {"token": alice.refresh_token})).ok()
-    assert await refused(live_server, alice.access_token) == (4403, "session revoked")
+    assert await refused(live_server, alice.access_token, subprotocol) == (4403, "session revoked")
 
 
 async def test_a_new_operation_after_logout_is_refused_before_the_socket_is_checked(
@@ -197,7 +203,7 @@ async def test_a_new_operation_after_the_token_expired_is_refused_before_the_soc
     assert "expired" in errors[0]["message"]
 
 
-@pytest.mark.parametrize("subprotocol", ["graphql-transport-ws", "graphql-ws"])
+@SUBPROTOCOLS
 async def test_a_socket_without_connection_init_is_closed(live_server: str, subprotocol: str) -> None:
     url = live_server.replace("http://", "ws://") + "/graphql"
     async with websockets.connect(url, subprotocols=[websockets.Subprotocol(subprotocol)]) as socket:
