@@ -15,8 +15,9 @@ import httpx
 import jwt
 import pytest
 import websockets
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from db.repositories.users import RefreshTokenRepository
 from main import create_app
 from services.settings import Settings
 from services.tokens import ACCESS_TOKEN_LIFETIME, TokenCodec
@@ -73,9 +74,13 @@ async def server_with(
         yield base_url, GraphQLClient(http)
 
 
+def session_of(account: Account) -> uuid.UUID:
+    return uuid.UUID(jwt.decode(account.access_token, options={"verify_signature": False})["sid"])
+
+
 def token_expiring_in(account: Account, seconds: float) -> str:
     """An access token of `account`'s login session that expires `seconds` from now."""
-    session_id = uuid.UUID(jwt.decode(account.access_token, options={"verify_signature": False})["sid"])
+    session_id = session_of(account)
     issued_at = datetime.now(UTC) - ACCESS_TOKEN_LIFETIME + timedelta(seconds=seconds)
     token, _ = TokenCodec(TEST_SECRET_KEY).issue(
         "access", account_kind="user", account_id=int(account.id), session_id=session_id, now=issued_at
@@ -114,6 +119,31 @@ async def test_logout_closes_the_socket_as_session_revoked(live_server: str, liv
         await subscribed(connection)
         (await live_api.execute(LOGOUT, {"token": alice.refresh_token})).ok()
         assert await closed(connection.socket) == (4403, "session revoked")
+
+
+async def test_a_logout_made_by_another_process_closes_the_socket(
+    live_server: str, live_api: GraphQLClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    alice = await live_api.signup("alice")
+    async with graphql_ws(live_server, payload={"token": alice.access_token}) as connection:
+        await subscribed(connection)
+        # Another server process shares the database, not this one's memory.
+        async with session_factory() as session:
+            await RefreshTokenRepository(session).revoke_session(session_of(alice), datetime.now(UTC))
+            await session.commit()
+        assert await closed(connection.socket) == (4403, "session revoked")
+
+
+async def test_a_logout_made_by_another_process_is_refused_over_http_within_the_check_interval(
+    live_api: GraphQLClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    alice = await live_api.signup("alice")
+    (await live_api.execute("{ me { id } }", token=alice.access_token)).ok()  # remembered as open
+    async with session_factory() as session:
+        await RefreshTokenRepository(session).revoke_session(session_of(alice), datetime.now(UTC))
+        await session.commit()
+    await asyncio.sleep(1.2)  # SESSION_CHECK_SECONDS is 1 here
+    assert (await live_api.execute("{ me { id } }", token=alice.access_token)).error_code == "UNAUTHENTICATED"
 
 
 async def test_logout_ends_a_run_flow_in_progress_on_the_socket(
