@@ -100,9 +100,10 @@ class _SessionWatch:
                 logger.info("websocket closed: %s", reason)
                 await self.websocket.close(code, reason)
                 return
-            except Exception:
-                # The database is briefly unreachable: each new operation is still checked.
-                logger.warning("websocket session check failed", exc_info=True)
+            except Exception as error:
+                # The database is briefly unreachable: keep the socket (each new operation is
+                # still checked) and try again next time, one line per socket and attempt.
+                logger.warning("websocket session check failed", extra={"error": repr(error)})
 
 
 class TransportWSHandler(_SessionWatch, BaseGraphQLTransportWSHandler[Context, None]):
