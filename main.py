@@ -21,6 +21,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -32,7 +33,9 @@ from starlette.staticfiles import StaticFiles
 
 from db.engine import create_engine, create_session_factory
 from db.migrations import upgrade_database
-from resolvers.http import BodySizeLimit, GraphQLView
+from resolvers.http import GraphQLView
+from resolvers.middleware import RequestBodyLimits, WebSocketMessageLimit
+from resolvers.serving import redact_tokens_in_server_logs, server_options
 from schema.root import build_schema
 from seeds.seeding import seed_catalog
 from services import auth
@@ -63,8 +66,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             app.state.backend = backend
             yield
 
-    view = GraphQLView(build_schema(settings.limits))
+    view = GraphQLView(
+        build_schema(settings.limits),
+        connection_init_wait_timeout=timedelta(seconds=settings.limits.websocket_init_timeout_seconds),
+    )
     settings.media_dir.mkdir(parents=True, exist_ok=True)
+    redact_tokens_in_server_logs()
+    limits = settings.limits
     return Starlette(
         routes=[
             Route("/", lambda request: RedirectResponse("/graphql")),
@@ -73,7 +81,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # Generated images, referenced by URL in imageGenerator outputs.
             Mount("/media", StaticFiles(directory=settings.media_dir), name="media"),
         ],
-        middleware=[Middleware(BodySizeLimit, max_bytes=settings.limits.max_request_bytes)],
+        middleware=[
+            Middleware(
+                RequestBodyLimits, max_bytes=limits.max_request_bytes, timeout_seconds=limits.body_timeout_seconds
+            ),
+            Middleware(WebSocketMessageLimit, max_bytes=limits.max_websocket_message_bytes),
+        ],
         lifespan=lifespan,
     )
 
@@ -122,7 +135,9 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
     print(f"GraphiQL: http://{shown_host}:{port}/graphql", flush=True)
     if settings.embedded:
         print(f"Database: {settings.database_url} (embedded SQLite)", flush=True)
-    uvicorn.run(create_app(settings), host=args.host, port=port, log_level=args.log_level)
+    uvicorn.run(
+        create_app(settings), host=args.host, port=port, log_level=args.log_level, **server_options(settings)
+    )
 
 
 async def migrate(settings: Settings, args: argparse.Namespace) -> None:

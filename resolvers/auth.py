@@ -15,6 +15,7 @@ async def signup(info: Info, input: SignupInput) -> AuthPayload:
         email=input.email,
         username=input.username,
         password=input.password,
+        address=context.client_address,
     )
     return AuthPayload.from_result(result)
 

@@ -1,19 +1,16 @@
-"""The HTTP and websocket entry: who is calling, and how big a request may be."""
+"""The HTTP and websocket entry: who is calling."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
-
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
 from db.engine import json_text
+from resolvers.websockets import LegacyWSHandler, SocketAdapter, TransportWSHandler, close_for
 from schema.context import Context
 from services.backend import Backend
 from services.errors import DomainError
@@ -23,10 +20,9 @@ CONNECTION_PARAM_TOKEN_KEYS = ("token", "accessToken", "authToken", "Authorizati
 
 
 class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # A client that never says connection_init should not hold a socket for a minute.
-        kwargs.setdefault("connection_init_wait_timeout", timedelta(seconds=5))
-        super().__init__(*args, **kwargs)
+    websocket_adapter_class = SocketAdapter
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
 
     def encode_json(self, data: object) -> str:
         # Every response body and websocket frame (text frames: clients expect them); orjson
@@ -38,24 +34,35 @@ class GraphQLView(GraphQL[Context, None]):
         return Context(
             backend=backend,
             request=request,
-            access_token=_header_token(request) or request.query_params.get("token") or None,
+            access_token=_header_token(request) or _query_token(request),
             client_address=request.client.host if request.client else "unknown",
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        """A token in connection_init wins over `?token=`; a bad one closes the socket (4403)."""
+        """A token in connection_init wins over `?token=`; a refused one closes the socket, with
+        4401 "token expired" or 4403 and the reason (resolvers.websockets)."""
         token = _connection_params_token(context.connection_params)
         if token:
             context.access_token = token
         try:
             await context.actor()
         except DomainError as error:
+            assert isinstance(context.request, WebSocket)
+            await close_for(context.request, error)
             raise ConnectionRejectionError({"message": str(error), "code": error.code}) from None
         return UNSET
 
 
 def _header_token(request: HTTPConnection) -> str | None:
     return _bearer(request.headers.get("authorization"))
+
+
+def _query_token(request: HTTPConnection) -> str | None:
+    """`?token=` is for websockets only (browsers cannot set their headers); over plain HTTP it
+    would end up in access logs and browser histories, so it is ignored there."""
+    if not isinstance(request, WebSocket):
+        return None
+    return request.query_params.get("token") or None
 
 
 def _connection_params_token(params: object) -> str | None:
@@ -75,51 +82,3 @@ def _bearer(value: str | None) -> str | None:
     if value and value[:7].lower() == "bearer ":
         return value[7:].strip() or None
     return None
-
-
-class BodySizeLimit:
-    """Answers 413 to a request body over `max_bytes`, counted as it arrives (no server caps it)."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large()(scope, receive, send)
-            return
-        received = 0
-        response_started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            response_started = response_started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _BodyTooLarge:
-            if not response_started:
-                await self._too_large()(scope, receive, send)
-
-    def _too_large(self) -> Response:
-        return PlainTextResponse(
-            f"request body too large: the limit is {self.max_bytes} bytes", status_code=413
-        )
-
-
-class _BodyTooLarge(Exception):
-    pass

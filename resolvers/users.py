@@ -19,4 +19,4 @@ async def user(info: Info, id: strawberry.ID) -> User:
 
 async def delete_user(info: Info, id: strawberry.ID) -> bool:
     actor = await info.context.require_actor()
-    return await users.delete_user(info.context.session, actor, id)
+    return await users.delete_user(info.context.session, actor, id, info.context.backend.auth.sessions)

@@ -27,7 +27,8 @@ class Context:
     access_token: str | None
     client_address: str
     connection_params: dict[str, Any] | None = None
-    # Set once the token has been checked (on a websocket: when the connection opened).
+    # Set once the token has been checked: per operation, and on a websocket's connection
+    # context when the connection opened.
     authenticated_actor: Actor | None = None
     # A refused token is refused once: resolvers asking again get the same answer, no query.
     _authentication_error: DomainError | None = field(default=None, repr=False)
@@ -51,16 +52,23 @@ class Context:
         if self._authentication_error is not None:
             raise self._authentication_error
         if self.authenticated_actor is None and self.access_token:
-            # A session of its own: a subscription must not hold the operation's open.
-            async with self.backend.session_factory() as session:
-                try:
-                    self.authenticated_actor = await auth.authenticate(
-                        session, self.backend.auth, self.access_token
-                    )
-                except DomainError as error:
-                    self._authentication_error = error
-                    raise
+            try:
+                self.authenticated_actor = await self._authenticate(self.access_token)
+            except DomainError as error:
+                self._authentication_error = error
+                raise
         return self.authenticated_actor
+
+    async def recheck_session(self) -> None:
+        """Raise when the connection's token has expired or its session has ended since."""
+        if self.authenticated_actor is not None and self.access_token:
+            await self._authenticate(self.access_token, recheck=True)
+
+    async def _authenticate(self, access_token: str, *, recheck: bool = False) -> Actor:
+        # A session of its own, opened only when the session's state is not known already: a
+        # subscription must not hold the operation's open.
+        async with self.backend.session_factory() as session:
+            return await auth.authenticate(session, self.backend.auth, access_token, recheck=recheck)
 
     async def require_actor(self) -> Actor:
         actor = await self.actor()
@@ -69,7 +77,11 @@ class Context:
         return actor
 
     def for_operation(self) -> Context:
-        return replace(self, _session=None, _loaders=None)
+        # Each operation checks the token again (a websocket outlives logouts and expiries); the
+        # check is cheap, see services.sessions.
+        return replace(
+            self, authenticated_actor=None, _authentication_error=None, _session=None, _loaders=None
+        )
 
     async def finish(self, *, succeeded: bool) -> None:
         """The one place where an operation's changes are committed, or rolled back."""

@@ -11,11 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import BackofficeUser, RefreshToken, User
 from db.repositories.users import AccountRepository, RefreshTokenRepository
 from services import passwords
-from services.errors import Conflict, Forbidden, SessionRevoked, Unauthenticated
+from services.errors import AccountDeleted, Conflict, Forbidden, SessionEnded, SessionRevoked, Unauthenticated
 from services.events import record_event
-from services.rate_limit import LoginRateLimiter
+from services.rate_limit import LoginRateLimiter, SignupRateLimiter
+from services.sessions import SessionKey, SessionState, SessionStates
 from services.tokens import AccountKind, TokenClaims, TokenCodec
-from services.validation import clean_email, clean_username
+from services.validation import clean_email, clean_username, normalize_identifier
 
 ACCOUNT_MODELS: dict[AccountKind, type[User] | type[BackofficeUser]] = {
     "user": User,
@@ -46,6 +47,8 @@ class AuthConfig:
     tokens: TokenCodec
     bcrypt_rounds: int
     login_limiter: LoginRateLimiter
+    signup_limiter: SignupRateLimiter
+    sessions: SessionStates
 
 
 @dataclass(frozen=True)
@@ -105,11 +108,19 @@ async def create_account(
 
 
 async def signup(
-    session: AsyncSession, config: AuthConfig, *, email: str, username: str, password: str
+    session: AsyncSession,
+    config: AuthConfig,
+    *,
+    email: str,
+    username: str,
+    password: str,
+    address: str,
 ) -> AuthResult:
+    config.signup_limiter.check(address)
     user = await create_account(
         session, config, "user", email=email, username=username, password=password
     )
+    config.signup_limiter.record(address)
     return await _start_session(session, config, "user", user)
 
 
@@ -122,6 +133,8 @@ async def login(
     password: str,
     address: str,
 ) -> AuthResult:
+    # The limiter counts what the lookup finds: padding or re-casing is the same identifier.
+    identifier = normalize_identifier(identifier)
     limiter_key = f"{kind}:{identifier}"
     config.login_limiter.check(limiter_key, address)
     account = await AccountRepository(session, ACCOUNT_MODELS[kind]).find_by_identifier(identifier)
@@ -142,6 +155,7 @@ async def refresh(session: AsyncSession, config: AuthConfig, refresh_token: str)
     if not await tokens.claim(claims.token_id, now):
         # A used token presented again means it leaked: end the whole session.
         await tokens.revoke_session(claims.session_id, now)
+        config.sessions.forget_session(claims.session_id)
         raise SessionRevoked("refresh token has already been used; the session is now closed")
     account = await AccountRepository(session, ACCOUNT_MODELS[claims.account_kind]).get(
         claims.account_id
@@ -154,22 +168,37 @@ async def refresh(session: AsyncSession, config: AuthConfig, refresh_token: str)
 async def logout(session: AsyncSession, config: AuthConfig, refresh_token: str) -> bool:
     claims = config.tokens.decode(refresh_token, "refresh")
     await RefreshTokenRepository(session).revoke_session(claims.session_id, datetime.now(UTC))
+    config.sessions.forget_session(claims.session_id)
     return True
 
 
-async def authenticate(session: AsyncSession, config: AuthConfig, access_token: str) -> Actor:
-    """The actor behind an access token, if the token is valid and its session still open."""
+async def authenticate(
+    session: AsyncSession, config: AuthConfig, access_token: str, *, recheck: bool = False
+) -> Actor:
+    """The actor behind an access token, if the token is valid and its session still open.
+
+    The session's state is read from the database at most every few seconds (`recheck` reads
+    it now); `session` is used only then."""
     claims = config.tokens.decode(access_token, "access")
-    await _require_open_session(session, claims)
+    key = SessionKey(claims.account_kind, claims.account_id, claims.session_id)
+    state = None if recheck else config.sessions.get(key)
+    if state is None:
+        state = await _session_state(session, claims)
+        config.sessions.put(key, state)
+    if state is SessionState.ACCOUNT_DELETED:
+        raise AccountDeleted("the account no longer exists")
+    if state is SessionState.REVOKED:
+        raise SessionEnded("the session has ended; sign in again")
     return Actor(kind=claims.account_kind, id=claims.account_id, session_id=claims.session_id)
 
 
-async def _require_open_session(session: AsyncSession, claims: TokenClaims) -> None:
-    model = ACCOUNT_MODELS[claims.account_kind]
-    if not await RefreshTokenRepository(session).session_is_open(
-        model, claims.account_id, claims.session_id
-    ):
-        raise Unauthenticated("the session has ended; sign in again")
+async def _session_state(session: AsyncSession, claims: TokenClaims) -> SessionState:
+    owned, revoked = await RefreshTokenRepository(session).session_state(
+        ACCOUNT_MODELS[claims.account_kind], claims.account_id, claims.session_id
+    )
+    if not owned:
+        return SessionState.ACCOUNT_DELETED
+    return SessionState.REVOKED if revoked else SessionState.OPEN
 
 
 async def _start_session(

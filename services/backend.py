@@ -14,8 +14,9 @@ from services.execution.catalog import Catalog
 from services.event_handlers import handlers
 from services.events import EventBus
 from services.execution.providers.registry import ProviderRegistry
-from services.rate_limit import LoginRateLimiter
+from services.rate_limit import LoginRateLimiter, SignupRateLimiter
 from services.runs import MediaDirectory, RunManager, mark_interrupted_runs
+from services.sessions import SessionStates
 from services.settings import Settings
 from services.tokens import TokenCodec
 
@@ -79,6 +80,8 @@ async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
                 attempts=settings.limits.login_attempts,
                 window_seconds=settings.limits.login_window_seconds,
             ),
+            signup_limiter=SignupRateLimiter(per_hour=settings.limits.signups_per_address_per_hour),
+            sessions=SessionStates(max_age_seconds=settings.limits.session_check_seconds),
         ),
         catalog=catalog,
         providers=providers,

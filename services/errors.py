@@ -22,6 +22,22 @@ class SessionRevoked(Unauthenticated):
     keeps_changes = True
 
 
+class InvalidToken(Unauthenticated):
+    """Not a token of ours, or not of the kind expected."""
+
+
+class TokenExpired(Unauthenticated):
+    """A genuine token past its lifetime: refresh it and try again."""
+
+
+class SessionEnded(Unauthenticated):
+    """The token's login session was closed (logout, or a leaked refresh token)."""
+
+
+class AccountDeleted(SessionEnded):
+    """The token's account no longer exists."""
+
+
 class Forbidden(DomainError):
     code = "FORBIDDEN"
 

@@ -17,7 +17,6 @@ EMBEDDED_DATABASE_FILE = "flows.sqlite3"
 SECRET_KEY_FILE = ".auth_secret_key"
 
 
-
 class SettingsError(Exception):
     """A setting is missing or malformed; the message names it."""
 
@@ -37,6 +36,15 @@ class Limits:
     max_runs_per_user: int = 20
     # How long a run waits for an unreachable database before it is ended (with RunFailed).
     run_storage_timeout_seconds: int = 30
+    signups_per_address_per_hour: int = 20
+    # How stale a login session's state may be: revocations made by another process (or
+    # tokens expiring) are seen within this, and open websockets are re-checked this often.
+    session_check_seconds: int = 5
+    max_websocket_message_bytes: int = 4 * 1024 * 1024
+    websocket_init_timeout_seconds: int = 5
+    # A request's headers, then its body, must arrive within these (slow clients hold sockets).
+    header_timeout_seconds: int = 10
+    body_timeout_seconds: int = 60
 
     @property
     def graph_limits(self) -> GraphLimits:
@@ -61,6 +69,12 @@ LIMIT_SETTINGS = {
     "LOGIN_WINDOW_SECONDS": "login_window_seconds",
     "MAX_RUNS_PER_USER": "max_runs_per_user",
     "RUN_STORAGE_TIMEOUT_SECONDS": "run_storage_timeout_seconds",
+    "SIGNUPS_PER_ADDRESS_PER_HOUR": "signups_per_address_per_hour",
+    "SESSION_CHECK_SECONDS": "session_check_seconds",
+    "MAX_WEBSOCKET_MESSAGE_BYTES": "max_websocket_message_bytes",
+    "WEBSOCKET_INIT_TIMEOUT_SECONDS": "websocket_init_timeout_seconds",
+    "HEADER_TIMEOUT_SECONDS": "header_timeout_seconds",
+    "BODY_TIMEOUT_SECONDS": "body_timeout_seconds",
 }
 
 
@@ -83,6 +97,9 @@ class Settings:
     bcrypt_rounds: int = 12
     # Consecutive text deltas of one node within this window go out as one event (0: off).
     delta_window_ms: int = 30
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or CIDRs, or "*");
+    # none by default, so a client cannot pick the address the rate limits count against.
+    trusted_proxies: tuple[str, ...] = ()
     limits: Limits = Limits()
 
 
@@ -111,6 +128,7 @@ def load_settings(
         provider_concurrency=_int_setting(env, "PROVIDER_CONCURRENCY", 32),
         bcrypt_rounds=_int_setting(env, "BCRYPT_ROUNDS", 12),
         delta_window_ms=_int_setting(env, "DELTA_WINDOW_MS", 30, minimum=0),
+        trusted_proxies=_list_setting(env, "TRUSTED_PROXIES"),
         limits=Limits(
             **{
                 attribute: _int_setting(env, name, getattr(Limits, attribute))
@@ -139,6 +157,11 @@ def _int_setting(env: Mapping[str, str], name: str, default: int, *, minimum: in
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def _list_setting(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list; empty when unset."""
+    return tuple(item.strip() for item in (env.get(name) or "").split(",") if item.strip())
 
 
 def _auth_secret_key(env: Mapping[str, str], *, embedded: bool, workdir: Path) -> str:

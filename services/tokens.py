@@ -9,7 +9,7 @@ from typing import Literal
 
 import jwt
 
-from services.errors import Unauthenticated
+from services.errors import InvalidToken, TokenExpired
 
 AccountKind = Literal["user", "backoffice"]
 TokenType = Literal["access", "refresh"]
@@ -78,13 +78,13 @@ class TokenCodec:
                 options={"require": ["exp", "iat", "sub", "typ", "kind", "sid", "jti"]},
             )
         except jwt.ExpiredSignatureError:
-            raise Unauthenticated(f"{expected_type} token has expired") from None
+            raise TokenExpired(f"{expected_type} token has expired") from None
         except jwt.InvalidTokenError:
-            raise Unauthenticated(f"invalid {expected_type} token") from None
+            raise InvalidToken(f"invalid {expected_type} token") from None
         if payload["typ"] != expected_type:
-            raise Unauthenticated(f"a {payload['typ']} token cannot be used as a {expected_type} token")
+            raise InvalidToken(f"a {payload['typ']} token cannot be used as a {expected_type} token")
         if payload["kind"] not in ("user", "backoffice"):
-            raise Unauthenticated(f"invalid {expected_type} token")
+            raise InvalidToken(f"invalid {expected_type} token")
         try:
             return TokenClaims(
                 token_type=expected_type,
@@ -95,4 +95,4 @@ class TokenCodec:
                 expires_at=datetime.fromtimestamp(payload["exp"], UTC),
             )
         except (TypeError, ValueError):
-            raise Unauthenticated(f"invalid {expected_type} token") from None
+            raise InvalidToken(f"invalid {expected_type} token") from None

@@ -7,6 +7,7 @@ from db.repositories.users import AccountRepository
 from services.auth import Actor
 from services.errors import NotFound
 from services.events import record_event
+from services.sessions import SessionStates
 from services.validation import parse_int_id
 
 
@@ -28,10 +29,11 @@ async def get_backoffice_user(session: AsyncSession, actor: Actor) -> Backoffice
     return user
 
 
-async def delete_user(session: AsyncSession, actor: Actor, user_id: str) -> bool:
-    """Deleting a user deletes everything they own (the database cascades)."""
+async def delete_user(session: AsyncSession, actor: Actor, user_id: str, sessions: SessionStates) -> bool:
+    """Deleting a user deletes everything they own (the database cascades), sessions included."""
     user = await get_user(session, actor, user_id)
     await AccountRepository(session, User).delete(user.id)
+    sessions.forget_account("user", user.id)
     # The user's own log goes with them; the deletion is logged without an owner.
     record_event(
         session,

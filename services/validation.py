@@ -34,6 +34,11 @@ def clean_email(value: str) -> str:
     return email
 
 
+def normalize_identifier(value: str) -> str:
+    """A login identifier (email or username) as accounts are looked up by it."""
+    return value.strip().lower()
+
+
 def clean_username(value: str) -> str:
     username = value.strip()
     if not USERNAME_PATTERN.match(username):

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from main import create_app
+from resolvers.serving import server_options
 from services import auth
 from services.settings import Settings, load_settings
 from tests.fakes.server import serve_app
@@ -52,9 +53,13 @@ async def api(app: Starlette) -> AsyncIterator[GraphQLClient]:
 
 @pytest.fixture
 async def live_server(settings: Settings, engine: AsyncEngine) -> AsyncIterator[str]:
-    """The app behind uvicorn on a free port, for websocket tests; yields its base URL."""
+    """The app behind uvicorn on a free port, configured as `main.py serve` configures it, for
+    websocket tests; yields its base URL."""
     application = create_app(settings)
-    async with application.router.lifespan_context(application), serve_app(application) as base_url:
+    async with (
+        application.router.lifespan_context(application),
+        serve_app(application, **server_options(settings)) as base_url,
+    ):
         yield base_url
 
 

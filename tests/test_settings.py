@@ -62,3 +62,9 @@ def test_limits_are_settings(tmp_path: Path) -> None:
 def test_a_malformed_number_names_the_setting(tmp_path: Path, value: str) -> None:
     with pytest.raises(SettingsError, match="MAX_GRAPH_NODES"):
         load_settings({**PRODUCTION, "MAX_GRAPH_NODES": value}, workdir=tmp_path)
+
+
+def test_trusted_proxies_are_a_comma_separated_list_and_none_by_default(tmp_path: Path) -> None:
+    assert load_settings(PRODUCTION, workdir=tmp_path).trusted_proxies == ()
+    settings = load_settings({**PRODUCTION, "TRUSTED_PROXIES": "10.0.0.1, 192.168.0.0/16"}, workdir=tmp_path)
+    assert settings.trusted_proxies == ("10.0.0.1", "192.168.0.0/16")

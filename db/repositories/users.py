@@ -29,10 +29,9 @@ class AccountRepository(Repository, Generic[Account]):
         return (await self.session.scalars(statement)).all()
 
     async def find_by_identifier(self, identifier: str) -> Account | None:
-        """An email or a username, in any case."""
-        needle = identifier.strip().lower()
+        """An email or a username, in any case; `identifier` comes trimmed and lower-cased."""
         statement = select(self.model).where(
-            or_(self.model.email == needle, func.lower(self.model.username) == needle)
+            or_(self.model.email == identifier, func.lower(self.model.username) == identifier)
         )
         return (await self.session.scalars(statement)).first()
 
@@ -80,15 +79,17 @@ class RefreshTokenRepository(Repository):
             .values(revoked_at=at)
         )
 
-    async def session_is_open(
+    async def session_state(
         self, model: type[User] | type[BackofficeUser], account_id: int, session_id: uuid.UUID
-    ) -> bool:
-        """The login session belongs to this account and nothing of it has been revoked.
+    ) -> tuple[bool, bool]:
+        """(owned, revoked): whether the login session belongs to this account, and whether any
+        of it has been revoked.
 
-        Its tokens go with a deleted account, so a later account that the database hands the
-        same id does not inherit the session."""
+        Its tokens go with a deleted account, so a session that is not owned means the account
+        is gone, and a later account that the database hands the same id does not inherit it."""
         subject = RefreshToken.user_id if model is User else RefreshToken.backoffice_user_id
         in_session = RefreshToken.family_id == session_id
         owned = select(RefreshToken.id).where(in_session, subject == account_id).exists()
         revoked = select(RefreshToken.id).where(in_session, RefreshToken.revoked_at.is_not(None)).exists()
-        return bool((await self.session.execute(select(owned & ~revoked))).scalar())
+        row = (await self.session.execute(select(owned, revoked))).one()
+        return bool(row[0]), bool(row[1])

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from tests.api_fixtures import create_admin
-from tests.graphql_client import PASSWORD, GraphQLClient
+from main import create_app
+from tests.api_fixtures import create_admin, settings_for
+from tests.graphql_client import PASSWORD, SIGNUP, GraphQLClient
 
 LOGIN = """
 mutation Login($identifier: String!, $password: String!) {
@@ -51,6 +56,31 @@ async def test_login_attempts_are_rate_limited_per_identifier(api: GraphQLClient
     limited = await api.execute(LOGIN, {"identifier": "alice", "password": PASSWORD})
     assert limited.error_code == "RATE_LIMITED"
     assert limited.errors[0]["extensions"]["retryAfterSeconds"] > 0
+
+
+@pytest.mark.parametrize("variant", ["  alice  ", "ALICE", "\tAlice "])
+async def test_padding_or_recasing_the_identifier_does_not_escape_the_login_limit(
+    api: GraphQLClient, variant: str
+) -> None:
+    await api.signup("alice")
+    for _ in range(10):
+        failed = await api.execute(LOGIN, {"identifier": "alice", "password": "wrong password!!"})
+        assert failed.error_code == "UNAUTHENTICATED"
+    limited = await api.execute(LOGIN, {"identifier": variant, "password": "wrong password!!"})
+    assert limited.error_code == "RATE_LIMITED"
+
+
+async def test_signups_are_limited_per_address(database_url: str, workdir: Path, engine: AsyncEngine) -> None:
+    app = create_app(settings_for(database_url, workdir, SIGNUPS_PER_ADDRESS_PER_HOUR="3"))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            api = GraphQLClient(http)
+            for name in ("ann", "ben", "cat"):
+                await api.signup(name)
+            result = await api.execute(SIGNUP, {"input": {"email": "dan@example.com", "username": "dan", "password": PASSWORD}})
+    assert result.error_code == "RATE_LIMITED"
+    assert result.errors[0]["extensions"]["retryAfterSeconds"] > 0
 
 
 async def test_refresh_token_gives_a_new_working_pair(api: GraphQLClient) -> None:

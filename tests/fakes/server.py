@@ -6,6 +6,7 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -19,20 +20,20 @@ class _TestServer(uvicorn.Server):
 
 
 @asynccontextmanager
-async def serve_app(app: ASGIApp, *, lifespan: bool = False) -> AsyncIterator[str]:
-    """Yields the base URL, e.g. http://127.0.0.1:54321; stops the server on exit."""
+async def serve_app(app: ASGIApp, *, lifespan: bool = False, **options: Any) -> AsyncIterator[str]:
+    """Yields the base URL, e.g. http://127.0.0.1:54321; stops the server on exit. `options` go
+    to uvicorn.Config (e.g. main.py serve's, from resolvers.serving.server_options)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        lifespan="on" if lifespan else "off",
-        log_level="warning",
-        access_log=False,
+    defaults: dict[str, Any] = {
+        "log_level": "warning",
+        "access_log": False,
         # A connection a test left hanging (a stalled fake stream) must not hold up shutdown.
-        timeout_graceful_shutdown=1,
-    )
+        "timeout_graceful_shutdown": 1,
+    }
+    config = uvicorn.Config(app, lifespan="on" if lifespan else "off", **{**defaults, **options})
     server = _TestServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:

@@ -1,0 +1,75 @@
+"""What is known of login sessions, remembered for a few seconds.
+
+Every request and every websocket operation checks that its token's session is still open.
+Reading that from the database each time would cost a query per request, so the answer is kept
+for `max_age_seconds`: a session revoked by another process is refused within that time, and at
+once in the process that revoked it (which forgets its entries).
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from services.tokens import AccountKind
+
+# Enough for every session active within a few seconds on one process; the oldest go first.
+MAX_REMEMBERED_SESSIONS = 10_000
+
+
+class SessionState(enum.Enum):
+    OPEN = "open"
+    REVOKED = "revoked"
+    ACCOUNT_DELETED = "account deleted"
+
+
+@dataclass(frozen=True)
+class SessionKey:
+    account_kind: AccountKind
+    account_id: int
+    session_id: uuid.UUID
+
+
+class SessionStates:
+    def __init__(
+        self,
+        *,
+        max_age_seconds: float,
+        max_entries: int = MAX_REMEMBERED_SESSIONS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._max_age = max_age_seconds
+        self._max_entries = max_entries
+        self._clock = clock
+        self._entries: OrderedDict[SessionKey, tuple[SessionState, float]] = OrderedDict()
+
+    def get(self, key: SessionKey) -> SessionState | None:
+        """The state read less than `max_age_seconds` ago, if any."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        state, read_at = entry
+        if self._clock() - read_at >= self._max_age:
+            del self._entries[key]
+            return None
+        return state
+
+    def put(self, key: SessionKey, state: SessionState) -> None:
+        self._entries[key] = (state, self._clock())
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+    def forget_session(self, session_id: uuid.UUID) -> None:
+        for key in [key for key in self._entries if key.session_id == session_id]:
+            del self._entries[key]
+
+    def forget_account(self, account_kind: AccountKind, account_id: int) -> None:
+        for key in [
+            key for key in self._entries if (key.account_kind, key.account_id) == (account_kind, account_id)
+        ]:
+            del self._entries[key]
