@@ -22,9 +22,10 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from schema.context import Context
-from schema.errors import internal_error
+from schema.errors import coded_error, internal_error
 from services.errors import BadInput, DomainError
 from services.validation import check_json_value
+from services.write_conflicts import lost_race
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +47,13 @@ class DatabaseSession(SchemaExtension):
             succeeded = result is not None and _keeps_changes(getattr(result, "errors", None))
             try:
                 await context.finish(succeeded=succeeded)
-            except Exception:
-                logger.exception("could not finish the operation's transaction")
+            except Exception as error:
+                race = lost_race(error)
+                if race is None:
+                    logger.exception("could not finish the operation's transaction")
                 if result is not None:
                     result.data = None
-                    result.errors = [internal_error()]
+                    result.errors = [internal_error() if race is None else coded_error(race)]
 
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context.context
