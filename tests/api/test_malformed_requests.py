@@ -4,6 +4,7 @@ never INTERNAL (issue 12, item 9)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -14,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from db.models import ConsistentCharacter
 
-from tests.graphql_client import Account, GraphQLClient, Result
+from tests.graphql_client import Account, GraphQLClient, Result, graphql_ws
 
 CREATE_PROJECT = "mutation($input: CreateProjectInput!) { createProject(input: $input) { id name } }"
 CREATE_FLOW = "mutation($input: CreateFlowInput!) { createFlow(input: $input) { id graphData } }"
@@ -245,3 +246,28 @@ async def test_a_cursor_with_an_offset_beyond_any_list_is_refused(
         "query($after: String) { projects(after: $after) { totalCount } }", {"after": cursor}, token=alice.access_token
     )
     assert_refused(result, "after")
+
+
+# -- websockets ---------------------------------------------------------------------------------
+
+RUN_FLOW = "subscription($input: RunInput!) { runFlow(input: $input) { __typename } }"
+
+
+@pytest.mark.parametrize(
+    ("run_input", "field"),
+    [
+        pytest.param({"graph": {"nodes": [], "edges": []}, "cachedOutputs": {"a": float("nan")}}, "input.cachedOutputs.a", id="nan-in-cached-outputs"),
+        pytest.param({"graph": {"nodes": [], "edges": [], "note": "x\x00"}}, "input.graph.note", id="nul-in-graph"),
+        pytest.param({"graph": {"nodes": [], "edges": []}, "cachedOutputs": {"a": nested(MAX_JSON_DEPTH)}}, None, id="deep-cached-outputs"),
+    ],
+)
+async def test_a_bad_value_in_a_websocket_operation_is_bad_user_input(
+    live_server: str, live_api: GraphQLClient, run_input: dict[str, Any], field: str | None
+) -> None:
+    alice = await live_api.signup("alice")
+    async with graphql_ws(live_server, payload={"token": alice.access_token}) as connection:
+        await connection.subscribe(RUN_FLOW, {"input": run_input})
+        message = await asyncio.wait_for(connection.receive(), timeout=5)
+    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT", message
+    assert errors[0]["extensions"]["field"].startswith(field or "input.cachedOutputs.a[0]"), message
