@@ -11,6 +11,8 @@ from services.errors import BadInput, NotFound
 MAX_NAME_LENGTH = 200
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
+# Integer ids are 32-bit (SERIAL on PostgreSQL): a larger one cannot exist, and cannot be queried.
+MAX_INT_ID = 2**31 - 1
 # Integers beyond this lose digits in a JavaScript client's JSON.parse (and in a double).
 MAX_SAFE_INTEGER = 2**53 - 1
 # PostgreSQL refuses NUL in text and JSON; a lone UTF-16 surrogate has no UTF-8 encoding. A valid
@@ -55,7 +57,7 @@ def parse_int_id(kind: str, value: str) -> int:
         parsed = int(value)
     except (TypeError, ValueError):
         raise NotFound(kind, value) from None
-    if parsed <= 0 or parsed >= 2**63:
+    if not 0 < parsed <= MAX_INT_ID:
         raise NotFound(kind, value)
     return parsed
 

@@ -248,6 +248,16 @@ async def test_a_cursor_with_an_offset_beyond_any_list_is_refused(
     assert_refused(result, "after")
 
 
+@pytest.mark.parametrize("object_id", [str(2**31), str(2**63 - 1), 2147483648.0])
+@pytest.mark.parametrize("query", ["query($id: ID!) { project(id: $id) { id } }", "mutation($id: ID!) { deleteProject(id: $id) }"])
+async def test_an_integer_id_past_the_32_bit_columns_is_not_found(
+    api: GraphQLClient, alice: Account, query: str, object_id: object
+) -> None:
+    """Integer ids are 32-bit on PostgreSQL: a larger one made the query itself fail."""
+    result = await api.execute(query, {"id": object_id}, token=alice.access_token)
+    assert result.error_code == "NOT_FOUND", result.body
+
+
 # -- websockets ---------------------------------------------------------------------------------
 
 RUN_FLOW = "subscription($input: RunInput!) { runFlow(input: $input) { __typename } }"
