@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 
 class MalformedJSON(json.JSONDecodeError):
@@ -32,7 +32,8 @@ def decode_client_json(data: str | bytes) -> object:
 
 
 def encode_standard_json(data: object) -> str:
-    """Compact JSON; NaN and infinities (which JSON.parse rejects) go out as null."""
+    """Compact ASCII JSON (a lone surrogate a client sent comes back escaped, not as text UTF-8
+    cannot encode); NaN and infinities (which JSON.parse rejects) go out as null."""
     try:
         return json.dumps(data, separators=(",", ":"), allow_nan=False)
     except ValueError:
@@ -50,7 +51,5 @@ def _finite(value: object) -> object:
 
 
 def client_error_response(status_code: int, message: str) -> Response:
-    return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}]},
-        status_code=status_code,
-    )
+    body = {"errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}]}
+    return Response(encode_standard_json(body), status_code=status_code, media_type="application/json")

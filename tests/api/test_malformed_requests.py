@@ -108,6 +108,13 @@ async def test_a_malformed_get_query_string_is_a_400_graphql_error(api: GraphQLC
     assert_client_error_body(response)
 
 
+async def test_an_unknown_operation_name_with_a_lone_surrogate_is_a_400_graphql_error(api: GraphQLClient) -> None:
+    body = json.dumps({"query": "query Q { health { status } }", "operationName": "Q\ud800"})
+    response = await post_raw(api, body.encode())
+    assert_client_error_body(response)
+    assert "Q\ud800" in response.json()["errors"][0]["message"]
+
+
 @pytest.mark.parametrize("method", ["POST", "GET"])
 async def test_a_subscription_over_http_is_bad_user_input(api: GraphQLClient, alice: Account, method: str) -> None:
     query = "subscription { notifications { __typename } }"
