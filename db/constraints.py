@@ -1,10 +1,12 @@
-"""Which unique constraint a refused write broke, read from the database's error."""
+"""Which constraint a refused write broke, read from the database's error: by its name where
+the database gives it (PostgreSQL), else by what it gives (SQLite's columns and error codes)."""
 
 from __future__ import annotations
 
 import re
+import sqlite3
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import ForeignKeyConstraint, Index, UniqueConstraint
 from sqlalchemy.exc import IntegrityError
 
 from db.models import Base
@@ -33,11 +35,19 @@ def _unique_columns() -> tuple[dict[str, tuple[str, ...]], dict[tuple[str, ...],
 _BY_NAME, _BY_QUALIFIED = _unique_columns()
 
 
+_REFERRED_TABLES = {
+    str(constraint.name): constraint.referred_table.name
+    for table in Base.metadata.tables.values()
+    for constraint in table.constraints
+    if isinstance(constraint, ForeignKeyConstraint)
+}
+_POSTGRESQL_FOREIGN_KEY_VIOLATION = "23503"
+
+
 def violated_unique_columns(error: IntegrityError) -> tuple[str, ...] | None:
     """The columns of the unique constraint the write broke; None for any other integrity error."""
-    driver_error = getattr(error.orig, "orig", None) or getattr(error.orig, "__cause__", None)
-    constraint = getattr(driver_error, "constraint_name", None)  # asyncpg
-    if isinstance(constraint, str):
+    constraint = _postgresql_constraint(error)
+    if constraint is not None:
         return _BY_NAME.get(constraint)
     found = _SQLITE_UNIQUE.search(str(error.orig))
     if found is None:
@@ -46,3 +56,20 @@ def violated_unique_columns(error: IntegrityError) -> tuple[str, ...] | None:
         return _BY_NAME.get(found.group("index"))
     return _BY_QUALIFIED.get(tuple(part.strip() for part in found.group("columns").split(",")))
 
+
+
+def violated_foreign_key(error: IntegrityError) -> str | None:
+    """The table a write referred to a missing row of ("" when SQLite does not say which);
+    None for any other integrity error."""
+    if getattr(error.orig, "sqlstate", None) == _POSTGRESQL_FOREIGN_KEY_VIOLATION:
+        return _REFERRED_TABLES.get(_postgresql_constraint(error) or "", "")
+    if getattr(error.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+        return ""
+    return None
+
+
+def _postgresql_constraint(error: IntegrityError) -> str | None:
+    # asyncpg's own error sits behind SQLAlchemy's emulated DBAPI error.
+    driver_error = getattr(error.orig, "orig", None) or getattr(error.orig, "__cause__", None)
+    constraint = getattr(driver_error, "constraint_name", None)
+    return constraint if isinstance(constraint, str) else None

@@ -127,3 +127,17 @@ async def test_concurrent_refreshes_of_one_token_one_wins_the_rest_are_unauthent
     winners, losers = winners_and_losers(list(results))
     assert len(winners) == 1, [result.body for result in results]
     assert {loser.error_code for loser in losers} == {"UNAUTHENTICATED"}, [loser.body for loser in losers]
+
+
+async def test_creating_in_a_project_being_deleted_is_not_found_or_succeeds(live_api: GraphQLClient) -> None:
+    alice = await live_api.signup("alice")
+    for attempt in range(3):
+        project = await live_api.create_project(alice, name=f"Doomed {attempt}")
+        creations = [
+            live_api.execute(CREATE_FLOW, {"input": {"projectId": project, "name": f"F{n}"}}, token=alice.access_token)
+            for n in range(RACERS)
+        ]
+        deletion = live_api.execute("mutation($id: ID!) { deleteProject(id: $id) }", {"id": project}, token=alice.access_token)
+        deleted, *created = await asyncio.gather(deletion, *creations)
+        assert deleted.ok()["deleteProject"] is True
+        assert {result.error_code for result in created} <= {None, "NOT_FOUND"}, [result.body for result in created]
