@@ -7,7 +7,8 @@ import logging
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from services.errors import BadInput, DomainError, RateLimited
+from services.errors import BadInput, Conflict, DomainError, RateLimited
+from services.write_conflicts import lost_race
 
 logger = logging.getLogger(__name__)
 
@@ -16,7 +17,7 @@ INTERNAL_MESSAGE = "Internal server error"
 
 def domain_error_extensions(error: DomainError) -> dict[str, object]:
     extensions: dict[str, object] = {"code": error.code}
-    if isinstance(error, BadInput):
+    if isinstance(error, (BadInput, Conflict)) and error.field:
         extensions["field"] = error.field
     if isinstance(error, RateLimited):
         extensions["retryAfterSeconds"] = error.retry_after_seconds
@@ -26,6 +27,9 @@ def domain_error_extensions(error: DomainError) -> dict[str, object]:
 def with_code(error: GraphQLError) -> GraphQLError | None:
     """The error with its code, or None when it must be masked."""
     original = error.original_error
+    message = error.message
+    if original is not None and (race := lost_race(original)) is not None:
+        original, message = race, race.message
     if isinstance(original, DomainError):
         extensions = domain_error_extensions(original)
     elif original is None or isinstance(original, GraphQLError):
@@ -34,7 +38,7 @@ def with_code(error: GraphQLError) -> GraphQLError | None:
     else:
         return None
     return GraphQLError(
-        error.message,
+        message,
         nodes=error.nodes,
         source=error.source,
         positions=error.positions,
@@ -57,6 +61,10 @@ class CodedMaskErrors(MaskErrors):
             return coded
         logger.error("unexpected error", exc_info=error.original_error, extra={"path": error.path})
         return internal_error(error)
+
+
+def coded_error(error: DomainError) -> GraphQLError:
+    return GraphQLError(error.message, original_error=error, extensions=domain_error_extensions(error))
 
 
 def internal_error(error: GraphQLError | None = None) -> GraphQLError:

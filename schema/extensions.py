@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
-from graphql import GraphQLError
+from graphql import (
+    ArgumentNode,
+    DocumentNode,
+    GraphQLError,
+    ValueNode,
+    VariableDefinitionNode,
+    Visitor,
+    value_from_ast_untyped,
+    visit,
+)
+from graphql.language.visitor import SKIP, VisitorActionEnum
+from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from schema.context import Context
-from schema.errors import internal_error
-from services.errors import DomainError
+from schema.errors import coded_error, internal_error
+from services.errors import BadInput, DomainError
+from services.validation import check_json_value
+from services.write_conflicts import lost_race
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +47,13 @@ class DatabaseSession(SchemaExtension):
             succeeded = result is not None and _keeps_changes(getattr(result, "errors", None))
             try:
                 await context.finish(succeeded=succeeded)
-            except Exception:
-                logger.exception("could not finish the operation's transaction")
+            except Exception as error:
+                race = lost_race(error)
+                if race is None:
+                    logger.exception("could not finish the operation's transaction")
                 if result is not None:
                     result.data = None
-                    result.errors = [internal_error()]
+                    result.errors = [internal_error() if race is None else coded_error(race)]
 
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context.context
@@ -59,3 +74,62 @@ def _keeps_changes(errors: list[GraphQLError] | None) -> bool:
         isinstance(error.original_error, DomainError) and error.original_error.keeps_changes
         for error in errors or ()
     )
+
+
+class ClientInputCheck(SchemaExtension):
+    """Refuses, before any resolver runs, values that no database can store or no client can read
+    back: every variable and every literal argument passes `check_json_value` (so every String and
+    JSON input, at any depth, on every transport). Subscriptions need a websocket: over HTTP they
+    are a client error, not a crash.
+
+    It reports through the validation errors, which every transport answers and masks; so it
+    must come after ValidationCache, which sets them."""
+
+    def __init__(self, *, max_json_depth: int) -> None:
+        self.max_json_depth = max_json_depth
+
+    def on_validate(self) -> Iterator[None]:
+        execution_context = self.execution_context
+        if not execution_context.pre_execution_errors:
+            try:
+                self._check()
+            except BadInput as error:
+                execution_context.pre_execution_errors = [GraphQLError(error.message, original_error=error)]
+        yield
+
+    def _check(self) -> None:
+        execution_context = self.execution_context
+        context = execution_context.context
+        if (
+            execution_context.operation_type is OperationType.SUBSCRIPTION
+            and isinstance(context, Context)
+            and not isinstance(context.request, WebSocket)
+        ):
+            raise BadInput("query", "subscriptions are served over a websocket at /graphql, not over HTTP")
+        for name, value in (execution_context.variables or {}).items():
+            check_json_value(name, value, max_depth=self.max_json_depth)
+        if execution_context.graphql_document is not None:
+            for name, literal in _literal_arguments(execution_context.graphql_document):
+                check_json_value(name, value_from_ast_untyped(literal), max_depth=self.max_json_depth)
+
+
+def _literal_arguments(document: DocumentNode) -> list[tuple[str, ValueNode]]:
+    """Every argument value and variable default written in the document, by its name."""
+    collector = _LiteralCollector()
+    visit(document, collector)
+    return collector.found
+
+
+class _LiteralCollector(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, ValueNode]] = []
+
+    def enter_argument(self, node: ArgumentNode, *_: object) -> VisitorActionEnum:
+        self.found.append((node.name.value, node.value))
+        return SKIP
+
+    def enter_variable_definition(self, node: VariableDefinitionNode, *_: object) -> VisitorActionEnum:
+        if node.default_value is not None:
+            self.found.append((node.variable.name.value, node.default_value))
+        return SKIP

@@ -27,7 +27,7 @@ import resolvers.runs
 import resolvers.system
 import resolvers.users
 from schema.errors import CodedMaskErrors
-from schema.extensions import DatabaseSession
+from schema.extensions import ClientInputCheck, DatabaseSession
 from schema.types.accounts import AuthPayload, BackofficeUser, User
 from schema.types.components import Component
 from schema.types.events import EventLog, Notification
@@ -121,6 +121,8 @@ def build_schema(limits: Limits = Limits()) -> strawberry.Schema:
             lambda: AddValidationRules(limit_rules),
             lambda: MaxTokensLimiter(max_token_count=limits.max_query_tokens),
             ValidationCache,
+            # After ValidationCache: it reports its refusals as validation errors.
+            lambda: ClientInputCheck(max_json_depth=limits.max_json_depth),
         ],
         config=StrawberryConfig(disable_field_suggestions=True),
         # Event types appear in the schema only through the RunEvent interface.

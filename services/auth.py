@@ -11,12 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import BackofficeUser, RefreshToken, User
 from db.repositories.users import AccountRepository, RefreshTokenRepository
 from services import passwords
-from services.errors import AccountDeleted, Conflict, Forbidden, SessionEnded, SessionRevoked, Unauthenticated
+from services.errors import AccountDeleted, Forbidden, SessionEnded, SessionRevoked, Unauthenticated
 from services.events import record_event
 from services.rate_limit import LoginRateLimiter, SignupRateLimiter
 from services.sessions import SessionKey, SessionState, SessionStates
 from services.tokens import AccountKind, TokenClaims, TokenCodec
 from services.validation import clean_email, clean_username, normalize_identifier
+from services.write_conflicts import taken
 
 ACCOUNT_MODELS: dict[AccountKind, type[User] | type[BackofficeUser]] = {
     "user": User,
@@ -91,9 +92,9 @@ async def create_account(
     repository = AccountRepository(session, ACCOUNT_MODELS[kind])
     email_taken, username_taken = await repository.taken(email, username)
     if email_taken:
-        raise Conflict("email: an account with this email already exists")
+        raise taken("email")
     if username_taken:
-        raise Conflict("username: this username is taken")
+        raise taken("username")
     password_hash = await passwords.hash_password(password, rounds=config.bcrypt_rounds)
     account = await repository.add(
         ACCOUNT_MODELS[kind](email=email, username=username, password_hash=password_hash)

@@ -60,7 +60,13 @@ class BadInput(DomainError):
 
 
 class Conflict(DomainError):
+    """The request clashes with the current state; `field` names the input that clashes."""
+
     code = "CONFLICT"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class RateLimited(DomainError):

@@ -75,7 +75,8 @@ async def update_flow(
     if version != flow.version:
         raise Conflict(
             f"version: flow {flow.id} is at version {flow.version}, not {version}; "
-            "reload it and apply your change again"
+            "reload it and apply your change again",
+            field="version",
         )
     if name is not None:
         flow.name = clean_name("name", name)

@@ -12,6 +12,8 @@ from db.repositories.base import PageRows
 from services.errors import BadInput
 
 DEFAULT_PAGE_SIZE = 20
+# Far beyond any list we hold, and safe from overflow as an OFFSET on both databases.
+MAX_CURSOR_OFFSET = 2**31 - 1
 _CURSOR_PREFIX = "offset:"
 
 Item = TypeVar("Item")
@@ -54,7 +56,7 @@ def decode_cursor(cursor: str) -> int:
         offset = int(text.removeprefix(_CURSOR_PREFIX))
     except (ValueError, UnicodeError, binascii.Error):
         raise BadInput("after", "is not a cursor this API gave out") from None
-    if offset < 0:
+    if not 0 <= offset <= MAX_CURSOR_OFFSET:
         raise BadInput("after", "is not a cursor this API gave out")
     return offset
 

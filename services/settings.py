@@ -31,6 +31,7 @@ class Limits:
     max_query_depth: int = 12
     max_query_aliases: int = 30
     max_query_tokens: int = 5_000
+    max_json_depth: int = 64
     login_attempts: int = 10
     login_window_seconds: int = 600
     max_runs_per_user: int = 20
@@ -65,6 +66,7 @@ LIMIT_SETTINGS = {
     "MAX_QUERY_DEPTH": "max_query_depth",
     "MAX_QUERY_ALIASES": "max_query_aliases",
     "MAX_QUERY_TOKENS": "max_query_tokens",
+    "MAX_JSON_DEPTH": "max_json_depth",
     "LOGIN_ATTEMPTS": "login_attempts",
     "LOGIN_WINDOW_SECONDS": "login_window_seconds",
     "MAX_RUNS_PER_USER": "max_runs_per_user",

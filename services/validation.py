@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 
@@ -10,6 +11,13 @@ from services.errors import BadInput, NotFound
 MAX_NAME_LENGTH = 200
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
+# Integer ids are 32-bit (SERIAL on PostgreSQL): a larger one cannot exist, and cannot be queried.
+MAX_INT_ID = 2**31 - 1
+# Integers beyond this lose digits in a JavaScript client's JSON.parse (and in a double).
+MAX_SAFE_INTEGER = 2**53 - 1
+# PostgreSQL refuses NUL in text and JSON; a lone UTF-16 surrogate has no UTF-8 encoding. A valid
+# surrogate pair arrives from JSON as one code point, so any surrogate left in a str is lone.
+_UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 
 
 def clean_name(field: str, value: str) -> str:
@@ -54,7 +62,7 @@ def parse_int_id(kind: str, value: str) -> int:
         parsed = int(value)
     except (TypeError, ValueError):
         raise NotFound(kind, value) from None
-    if parsed <= 0 or parsed >= 2**63:
+    if not 0 < parsed <= MAX_INT_ID:
         raise NotFound(kind, value)
     return parsed
 
@@ -64,3 +72,50 @@ def parse_uuid(kind: str, value: str) -> uuid.UUID:
         return uuid.UUID(str(value))
     except ValueError:
         raise NotFound(kind, value) from None
+
+
+def check_text(field: str, value: str) -> None:
+    """Refuses text that a database cannot store: a NUL character or a lone surrogate."""
+    found = _UNSTORABLE_CHARACTER.search(value)
+    if found is None:
+        return
+    if found.group() == "\x00":
+        raise BadInput(field, "must not contain NUL characters (\\u0000)")
+    raise BadInput(field, "must not contain unpaired UTF-16 surrogates (\\ud800-\\udfff)")
+
+
+def check_json_value(field: str, value: object, *, max_depth: int) -> None:
+    """Refuses a client's JSON value that could not be stored and sent back as standard JSON:
+    NaN or an infinity, an integer beyond MAX_SAFE_INTEGER, text or keys that `check_text`
+    refuses, or arrays and objects nested more than `max_depth` deep. The walk is iterative, so
+    no nesting exhausts the stack; the error names the member, e.g. graphData.nodes[3].data."""
+    pending: list[tuple[str, object, int]] = [(field, value, 0)]
+    while pending:
+        path, item, depth = pending.pop()
+        if isinstance(item, str):
+            check_text(path, item)
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, int):
+            if abs(item) > MAX_SAFE_INTEGER:
+                raise BadInput(path, f"must be a whole number between -{MAX_SAFE_INTEGER} and {MAX_SAFE_INTEGER}")
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise BadInput(path, "must be a finite number (NaN and Infinity are not JSON)")
+        elif isinstance(item, (dict, list)):
+            if depth >= max_depth:
+                raise BadInput(path, f"is nested more than {max_depth} levels deep")
+            pending.extend(reversed(_members(path, item, depth + 1)))
+
+
+def _members(path: str, container: dict[object, object] | list[object], depth: int) -> list[tuple[str, object, int]]:
+    if isinstance(container, list):
+        return [(f"{path}[{index}]", member, depth) for index, member in enumerate(container)]
+    members = []
+    for key, member in container.items():
+        if not isinstance(key, str):
+            raise BadInput(path, "must have text keys")
+        if _UNSTORABLE_CHARACTER.search(key):
+            raise BadInput(path, "must not have keys with NUL characters or unpaired UTF-16 surrogates")
+        members.append((f"{path}.{key}", member, depth))
+    return members

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, utcnow
@@ -22,12 +22,20 @@ class AccountColumns:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+def _username_ignoring_case(table: str) -> Index:
+    """Two signups racing with "Alice" and "alice" both pass the service's check; this index
+    makes the database refuse the second."""
+    return Index(f"uq_{table}_username_lower", text("lower(username)"), unique=True, info={"guards": ("username",)})
+
+
 class User(AccountColumns, Base):
     __tablename__ = "users"
+    __table_args__ = (_username_ignoring_case("users"),)
 
 
 class BackofficeUser(AccountColumns, Base):
     __tablename__ = "backoffice_users"
+    __table_args__ = (_username_ignoring_case("backoffice_users"),)
 
 
 class RefreshToken(Base):
