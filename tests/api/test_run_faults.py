@@ -311,7 +311,7 @@ async def test_a_lone_surrogate_in_a_graph_is_refused_naming_the_field(live_api:
     )
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
-    assert error["extensions"]["field"] == "graph.nodes[2].data.text"
+    assert error["extensions"]["field"] == "input.graph.nodes[2].data.text"
     assert (await live_api.execute("{ runs { totalCount } }", token=alice.access_token)).ok()["runs"]["totalCount"] == 0
 
 
