@@ -32,6 +32,7 @@ from starlette.staticfiles import StaticFiles
 
 from db.engine import create_engine, create_session_factory
 from db.migrations import upgrade_database
+from resolvers.cors import cors_middleware
 from resolvers.http import BodySizeLimit, GraphQLView
 from schema.root import build_schema
 from seeds.seeding import seed_catalog
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             app.state.backend = backend
             yield
 
-    view = GraphQLView(build_schema(settings.limits))
+    view = GraphQLView(build_schema(settings.limits), allowed_origins=settings.cors_origins)
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     return Starlette(
         routes=[
@@ -73,7 +74,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # Generated images, referenced by URL in imageGenerator outputs.
             Mount("/media", StaticFiles(directory=settings.media_dir), name="media"),
         ],
-        middleware=[Middleware(BodySizeLimit, max_bytes=settings.limits.max_request_bytes)],
+        middleware=[
+            cors_middleware(settings.cors_origins),
+            Middleware(BodySizeLimit, max_bytes=settings.limits.max_request_bytes),
+        ],
         lifespan=lifespan,
     )
 

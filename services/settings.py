@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from urllib.parse import urlsplit
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,14 @@ from services.providers import PROVIDERS
 
 EMBEDDED_DATABASE_FILE = "flows.sqlite3"
 SECRET_KEY_FILE = ".auth_secret_key"
-
+# Where editors are served from in development (Vite's and Create React App's default ports);
+# production mode allows no other origin unless CORS_ORIGINS names it.
+DEV_ORIGINS = (
+    "http://localhost:5173",
+    "http://127.0.0.1:5173",
+    "http://localhost:3000",
+    "http://127.0.0.1:3000",
+)
 
 
 class SettingsError(Exception):
@@ -76,6 +84,8 @@ class Settings:
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
     provider_concurrency: int = 32
     bcrypt_rounds: int = 12
+    # Browser origins other than the server's own that may call the API (CORS, websockets).
+    cors_origins: tuple[str, ...] = ()
     limits: Limits = Limits()
 
 
@@ -103,6 +113,7 @@ def load_settings(
         },
         provider_concurrency=_int_setting(env, "PROVIDER_CONCURRENCY", 32),
         bcrypt_rounds=_int_setting(env, "BCRYPT_ROUNDS", 12),
+        cors_origins=_cors_origins(env, embedded=embedded),
         limits=Limits(
             **{
                 attribute: _int_setting(env, name, getattr(Limits, attribute))
@@ -131,6 +142,27 @@ def _int_setting(env: Mapping[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise SettingsError(f"{name} must be positive, got {value}")
     return value
+
+
+def _cors_origins(env: Mapping[str, str], *, embedded: bool) -> tuple[str, ...]:
+    """CORS_ORIGINS, comma-separated; set but empty allows none."""
+    raw = env.get("CORS_ORIGINS")
+    if raw is None:
+        return DEV_ORIGINS if embedded else ()
+    origins = tuple(origin.strip() for origin in raw.split(",") if origin.strip())
+    for origin in origins:
+        _check_origin(origin)
+    return origins
+
+
+def _check_origin(origin: str) -> None:
+    # Browsers send the Origin header as scheme://host[:port], nothing more; anything else would
+    # never match. "*" is refused: with credentials allowed it would let any site call as the user.
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.netloc or origin != f"{parts.scheme}://{parts.netloc}":
+        raise SettingsError(
+            f"CORS_ORIGINS: {origin!r} is not an origin (scheme://host[:port], http or https, no path)"
+        )
 
 
 def _auth_secret_key(env: Mapping[str, str], *, embedded: bool, workdir: Path) -> str:
