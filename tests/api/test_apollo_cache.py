@@ -109,7 +109,9 @@ async def finished_run(api: GraphQLClient, owner: Account, run_input: dict[str, 
     )
     run_id = str(started.ok()["startRun"]["id"])
     for _ in range(200):
-        read = await api.execute("query($id: ID!) { run(id: $id) { status error } }", {"id": run_id}, token=owner.access_token)
+        read = await api.execute(
+            "query($id: ID!) { run(id: $id) { status error } }", {"id": run_id}, token=owner.access_token
+        )
         run = read.ok()["run"]
         if run["status"] == "COMPLETED":
             return run_id
