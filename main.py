@@ -33,6 +33,7 @@ from starlette.staticfiles import StaticFiles
 
 from db.engine import create_engine, create_session_factory
 from db.migrations import upgrade_database
+from resolvers.cors import cors_middleware
 from resolvers.http import GraphQLView
 from resolvers.middleware import RequestBodyLimits, WebSocketMessageLimit
 from resolvers.serving import redact_tokens_in_server_logs, server_options
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     view = GraphQLView(
         build_schema(settings.limits),
         connection_init_wait_timeout=timedelta(seconds=settings.limits.websocket_init_timeout_seconds),
+        allowed_origins=settings.cors_origins,
     )
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     redact_tokens_in_server_logs()
@@ -82,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Mount("/media", StaticFiles(directory=settings.media_dir), name="media"),
         ],
         middleware=[
+            cors_middleware(settings.cors_origins),
             Middleware(
                 RequestBodyLimits, max_bytes=limits.max_request_bytes, timeout_seconds=limits.body_timeout_seconds
             ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from urllib.parse import urlsplit
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,14 @@ from services.providers import PROVIDERS
 
 EMBEDDED_DATABASE_FILE = "flows.sqlite3"
 SECRET_KEY_FILE = ".auth_secret_key"
-
+# Where editors are served from in development (Vite's and Create React App's default ports);
+# production mode allows no other origin unless CORS_ORIGINS names it.
+DEV_ORIGINS = (
+    "http://localhost:5173",
+    "http://127.0.0.1:5173",
+    "http://localhost:3000",
+    "http://127.0.0.1:3000",
+)
 
 class SettingsError(Exception):
     """A setting is missing or malformed; the message names it."""
@@ -102,6 +110,8 @@ class Settings:
     # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or CIDRs, or "*");
     # none by default, so a client cannot pick the address the rate limits count against.
     trusted_proxies: tuple[str, ...] = ()
+    # Browser origins other than the server's own that may call the API (CORS, websockets).
+    cors_origins: tuple[str, ...] = ()
     limits: Limits = Limits()
 
 
@@ -131,6 +141,7 @@ def load_settings(
         bcrypt_rounds=_int_setting(env, "BCRYPT_ROUNDS", 12),
         delta_window_ms=_int_setting(env, "DELTA_WINDOW_MS", 30, minimum=0),
         trusted_proxies=_list_setting(env, "TRUSTED_PROXIES"),
+        cors_origins=_cors_origins(env, embedded=embedded),
         limits=Limits(
             **{
                 attribute: _int_setting(env, name, getattr(Limits, attribute))
@@ -164,6 +175,24 @@ def _int_setting(env: Mapping[str, str], name: str, default: int, *, minimum: in
 def _list_setting(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     """A comma-separated list; empty when unset."""
     return tuple(item.strip() for item in (env.get(name) or "").split(",") if item.strip())
+def _cors_origins(env: Mapping[str, str], *, embedded: bool) -> tuple[str, ...]:
+    """CORS_ORIGINS, comma-separated; set but empty allows none."""
+    if env.get("CORS_ORIGINS") is None:
+        return DEV_ORIGINS if embedded else ()
+    origins = _list_setting(env, "CORS_ORIGINS")
+    for origin in origins:
+        _check_origin(origin)
+    return origins
+
+
+def _check_origin(origin: str) -> None:
+    # Browsers send the Origin header as scheme://host[:port], nothing more; anything else would
+    # never match. "*" is refused: with credentials allowed it would let any site call as the user.
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.netloc or origin != f"{parts.scheme}://{parts.netloc}":
+        raise SettingsError(
+            f"CORS_ORIGINS: {origin!r} is not an origin (scheme://host[:port], http or https, no path)"
+        )
 
 
 def _auth_secret_key(env: Mapping[str, str], *, embedded: bool, workdir: Path) -> str:

@@ -68,3 +68,29 @@ def test_trusted_proxies_are_a_comma_separated_list_and_none_by_default(tmp_path
     assert load_settings(PRODUCTION, workdir=tmp_path).trusted_proxies == ()
     settings = load_settings({**PRODUCTION, "TRUSTED_PROXIES": "10.0.0.1, 192.168.0.0/16"}, workdir=tmp_path)
     assert settings.trusted_proxies == ("10.0.0.1", "192.168.0.0/16")
+
+
+def test_embedded_mode_allows_the_usual_local_dev_origins(tmp_path: Path) -> None:
+    assert load_settings({}, workdir=tmp_path).cors_origins == (
+        "http://localhost:5173",
+        "http://127.0.0.1:5173",
+        "http://localhost:3000",
+        "http://127.0.0.1:3000",
+    )
+
+
+def test_production_mode_allows_no_other_origin_by_default(tmp_path: Path) -> None:
+    assert load_settings(PRODUCTION, workdir=tmp_path).cors_origins == ()
+
+
+def test_cors_origins_are_a_comma_separated_list(tmp_path: Path) -> None:
+    settings = load_settings(
+        {**PRODUCTION, "CORS_ORIGINS": " https://editor.example.com, http://localhost:8080 ,"}, workdir=tmp_path
+    )
+    assert settings.cors_origins == ("https://editor.example.com", "http://localhost:8080")
+
+
+@pytest.mark.parametrize("origin", ["*", "editor.example.com", "https://editor.example.com/", "ftp://x.example"])
+def test_a_malformed_cors_origin_names_the_setting(tmp_path: Path, origin: str) -> None:
+    with pytest.raises(SettingsError, match="CORS_ORIGINS"):
+        load_settings({**PRODUCTION, "CORS_ORIGINS": origin}, workdir=tmp_path)

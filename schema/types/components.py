@@ -47,9 +47,11 @@ class ComponentField:
         )
 
 
-@strawberry.type(description="A handle on a node; `id` is what edges name as sourceHandle/targetHandle.")
+# No `id`: a port's key is unique only within its component type and direction, and clients that
+# normalize by __typename + id (Apollo, Relay) would merge different ports sharing a key.
+@strawberry.type(description="A handle on a node; `key` is what edges name as sourceHandle/targetHandle.")
 class ComponentPort:
-    id: str
+    key: str
     direction: PortDirection
     kind: str = strawberry.field(description="text, persona, scene or image.")
     multiple: bool = strawberry.field(description="Whether several edges may connect here.")
@@ -58,7 +60,7 @@ class ComponentPort:
     @classmethod
     def from_spec(cls, spec: PortSpec) -> ComponentPort:
         return cls(
-            id=spec.key,
+            key=spec.key,
             direction=PortDirection(spec.direction),
             kind=spec.kind,
             multiple=spec.multiple,
