@@ -1,12 +1,13 @@
-"""Schema extensions of our own (the limits and masking come from Strawberry, see schema.root)."""
+"""Schema extensions of our own (masking and the token limit come from Strawberry, see schema.root)."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from graphql import GraphQLError
+from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
@@ -51,6 +52,18 @@ class DatabaseSession(SchemaExtension):
             # connection at once is an error (on PostgreSQL), so it is open before they start.
             # Subscriptions use short sessions of their own instead of holding one for hours.
             await context.session.connection()
+        yield
+
+
+class ValidationRules(SchemaExtension):
+    """Validates with exactly these rules; unlike AddValidationRules it can leave one of
+    graphql-core's defaults out (see schema.query_limits)."""
+
+    def __init__(self, rules: tuple[type[ASTValidationRule], ...]) -> None:
+        self.rules = rules
+
+    def on_operation(self) -> Iterator[None]:
+        self.execution_context.validation_rules = self.rules
         yield
 
 

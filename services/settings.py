@@ -32,6 +32,8 @@ class Limits:
     max_query_depth: int = 12
     max_query_aliases: int = 30
     max_query_tokens: int = 5_000
+    max_query_cost: int = 5_000
+    max_query_field_comparisons: int = 20_000
     login_attempts: int = 10
     login_window_seconds: int = 600
 
@@ -54,6 +56,8 @@ LIMIT_SETTINGS = {
     "MAX_QUERY_DEPTH": "max_query_depth",
     "MAX_QUERY_ALIASES": "max_query_aliases",
     "MAX_QUERY_TOKENS": "max_query_tokens",
+    "MAX_QUERY_COST": "max_query_cost",
+    "MAX_QUERY_FIELD_COMPARISONS": "max_query_field_comparisons",
     "LOGIN_ATTEMPTS": "login_attempts",
     "LOGIN_WINDOW_SECONDS": "login_window_seconds",
 }
