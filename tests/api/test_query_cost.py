@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.graphql_client import Account, GraphQLClient
+from tests.api_fixtures import api_with, settings_for
+from tests.graphql_client import GraphQLClient
 
 HEALTH = "{ health { status } }"
 
@@ -77,33 +81,42 @@ async def test_other_requests_are_answered_while_an_attack_is_refused(
     assert max(latencies) < 2.0
 
 
-async def test_a_page_multiplies_the_cost_of_what_it_selects(api: GraphQLClient, alice: Account) -> None:
-    # Each project: its fields, its flows and characters (lists, counted at the default page of
-    # 20). 100 projects of that cost over 5,000; 10 of them do not.
-    selection = "nodes { name flows { id name version } characters { id name } }"
-    refused = await api.execute(f"{{ projects(first: 100) {{ {selection} }} }}", token=alice.access_token)
+@pytest.fixture
+async def cheap_api(database_url: str, workdir: Path, engine: AsyncEngine) -> AsyncIterator[GraphQLClient]:
+    """The app with MAX_QUERY_COST=1000."""
+    async with api_with(settings_for(database_url, workdir, MAX_QUERY_COST="1000"), engine) as client:
+        yield client
+
+
+# Per project: itself, its name, and its flows (a list: the default page of 20) of two fields.
+PROJECT_PAGE = "nodes { name flows { id name } }"
+
+
+async def test_a_page_multiplies_the_cost_of_what_it_selects(cheap_api: GraphQLClient) -> None:
+    alice = await cheap_api.signup("alice")
+    refused = await cheap_api.execute(f"{{ projects(first: 100) {{ {PROJECT_PAGE} }} }}", token=alice.access_token)
     assert refused.error_code == "BAD_USER_INPUT"
+    assert "cost of 4301" in refused.errors[0]["message"]
     assert "MAX_QUERY_COST" in refused.errors[0]["message"]
-    served = await api.execute(f"{{ projects(first: 10) {{ {selection} }} }}", token=alice.access_token)
+    served = await cheap_api.execute(f"{{ projects(first: 10) {{ {PROJECT_PAGE} }} }}", token=alice.access_token)
     assert served.ok()["projects"]["nodes"] == []
 
 
-async def test_a_page_size_given_as_a_variable_is_costed_at_the_largest_page(
-    api: GraphQLClient, alice: Account
-) -> None:
-    selection = "nodes { name flows { id name version } characters { id name } }"
-    query = f"query($n: Int) {{ projects(first: $n) {{ {selection} }} }}"
-    result = await api.execute(query, {"n": 10}, token=alice.access_token)
+async def test_a_page_size_given_as_a_variable_is_costed_at_the_largest_page(cheap_api: GraphQLClient) -> None:
+    alice = await cheap_api.signup("alice")
+    query = f"query($n: Int) {{ projects(first: $n) {{ {PROJECT_PAGE} }} }}"
+    result = await cheap_api.execute(query, {"n": 10}, token=alice.access_token)
     assert result.error_code == "BAD_USER_INPUT"
-    assert "MAX_QUERY_COST" in result.errors[0]["message"]
+    assert "cost of 4301" in result.errors[0]["message"]
 
 
-async def test_a_fragment_spread_many_times_is_costed_each_time(api: GraphQLClient) -> None:
+async def test_a_fragment_spread_many_times_is_costed_each_time(cheap_api: GraphQLClient) -> None:
+    # 30 spreads of a fragment of 40 fields: 30 * (1 + 40).
     spreads = " ".join(f"h{i}: health {{ ...H }}" for i in range(30))
-    fields = " ".join(["status database version"] * 60)
-    result = await api.execute(f"fragment H on Health {{ {fields} }} {{ {spreads} }}")
+    fields = " ".join(["status database version"] * 13 + ["status"])
+    result = await cheap_api.execute(f"fragment H on Health {{ {fields} }} {{ {spreads} }}")
     assert result.error_code == "BAD_USER_INPUT"
-    assert "MAX_QUERY_COST" in result.errors[0]["message"]
+    assert "cost of 1230" in result.errors[0]["message"]
 
 
 async def test_fields_asked_for_twice_are_merged(api: GraphQLClient) -> None:
