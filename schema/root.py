@@ -7,7 +7,7 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxTokensLimiter, ValidationCache
+from strawberry.extensions import MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -21,7 +21,7 @@ import resolvers.runs
 import resolvers.system
 import resolvers.users
 from schema.errors import CodedMaskErrors
-from schema.extensions import DatabaseSession, ValidationRules
+from schema.extensions import DatabaseSession, ValidationCache, ValidationRules, ValidDocuments
 from schema.query_limits import validation_rules
 from schema.types.accounts import AuthPayload, BackofficeUser, User
 from schema.types.components import Component
@@ -98,9 +98,10 @@ class AppSchema(strawberry.Schema):
 
 
 def build_schema(limits: Limits = Limits()) -> strawberry.Schema:
-    # The rules are built once, so that ValidationCache (keyed on the document and the rules)
-    # serves a repeated query without validating it again.
+    # The rules are built once, so a query text that passed them once passes again: the cache,
+    # like the rules, belongs to this schema.
     rules = validation_rules(limits)
+    valid = ValidDocuments()
     return AppSchema(
         query=Query,
         mutation=Mutation,
@@ -112,7 +113,7 @@ def build_schema(limits: Limits = Limits()) -> strawberry.Schema:
             CodedMaskErrors,
             lambda: ValidationRules(rules),
             lambda: MaxTokensLimiter(max_token_count=limits.max_query_tokens),
-            ValidationCache,
+            lambda: ValidationCache(valid),
         ],
         config=StrawberryConfig(disable_field_suggestions=True),
         # Event types appear in the schema only through the RunEvent interface.

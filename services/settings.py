@@ -33,7 +33,7 @@ class Limits:
     max_query_aliases: int = 30
     max_query_tokens: int = 5_000
     max_query_cost: int = 20_000
-    max_query_field_comparisons: int = 20_000
+    max_query_field_comparisons: int = 5_000
     login_attempts: int = 10
     login_window_seconds: int = 600
 

@@ -7,6 +7,7 @@ naming the limit, while other requests keep being answered.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,46 +15,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests import query_attacks
 from tests.api_fixtures import api_with, settings_for
-from tests.graphql_client import GraphQLClient
+from tests.graphql_client import GraphQLClient, graphql_ws
 
 HEALTH = "{ health { status } }"
-
-
-def doubling_fragments(levels: int) -> str:
-    """F0 selects one field; each next fragment spreads the previous one twice."""
-    fragments = ["fragment F0 on Health { status }"] + [
-        f"fragment F{level} on Health {{ ...F{level - 1} ...F{level - 1} }}" for level in range(1, levels + 1)
-    ]
-    return " ".join(fragments) + f" {{ health {{ ...F{levels} }} }}"
-
-
-ATTACKS = [
-    # (document, the setting named in the error)
-    pytest.param(doubling_fragments(18), "MAX_QUERY_COST", id="fragments-doubling-18-times"),
-    pytest.param(doubling_fragments(39), "MAX_QUERY_COST", id="fragments-doubling-39-times"),
-    pytest.param(
-        "{ " + "health { status } " * 1_240 + "}", "MAX_QUERY_FIELD_COMPARISONS", id="same-field-1240-times"
-    ),
-    pytest.param(
-        "{ health { " + "status " * 4_990 + "} }", "MAX_QUERY_FIELD_COMPARISONS", id="wide-at-the-token-limit"
-    ),
-    pytest.param(
-        "{ " + ("health { " + "status " * 14 + "} ") * 14 * 14 + "}",
-        "MAX_QUERY_FIELD_COMPARISONS",
-        id="same-field-in-many-groups",
-    ),
-    pytest.param(
-        "{ projects { nodes { " + "flows { project { " * 90 + "id" + " } }" * 90 + " } } }",
-        "MAX_QUERY_DEPTH",
-        id="deep-nesting",
-    ),
-    pytest.param(
-        "{ " + " ".join(f"h{i}: health {{ status }}" for i in range(800)) + " }",
-        "MAX_QUERY_ALIASES",
-        id="many-aliases",
-    ),
-]
+ATTACKS = [pytest.param(attack.document(), attack.limit, id=attack.name) for attack in query_attacks.ATTACKS]
 
 
 @pytest.mark.parametrize(("query", "limit"), ATTACKS)
@@ -79,6 +46,31 @@ async def test_other_requests_are_answered_while_an_attack_is_refused(
         latencies.append(time.monotonic() - began)
     assert (await attack).error_code == "BAD_USER_INPUT"
     assert max(latencies) < 2.0
+
+
+async def test_refused_documents_are_not_kept_in_memory(api: GraphQLClient) -> None:
+    # Each of these parses into ~17,000 objects. Kept (as Strawberry's ValidationCache kept
+    # every document it saw, up to 128), they slowed every full garbage collection to ~0.5 s.
+    attack = next(attack for attack in query_attacks.ATTACKS if attack.name == "same field 1,240 times")
+    await api.execute(attack.document("Warm"))
+    gc.collect()
+    before = len(gc.get_objects())
+    for copy in range(20):
+        assert (await api.execute(attack.document(f"Copy{copy}"))).error_code == "BAD_USER_INPUT"
+    gc.collect()
+    assert len(gc.get_objects()) - before < 20_000
+
+
+async def test_a_subscription_is_held_to_the_same_limits(live_server: str, live_api: GraphQLClient) -> None:
+    alice = await live_api.signup("alice")
+    fragments = query_attacks.doubling_fragments(39, on="Notification", field="eventName")
+    query = f"{fragments} subscription {{ notifications {{ ...F39 }} }}"
+    async with graphql_ws(live_server, payload={"token": alice.access_token}) as connection:
+        operation_id = await connection.subscribe(query)
+        message = await asyncio.wait_for(connection.receive(), timeout=10)
+    assert message["id"] == operation_id
+    assert message["type"] == "error"
+    assert "MAX_QUERY_COST" in message["payload"][0]["message"]
 
 
 @pytest.fixture
