@@ -44,6 +44,12 @@ ATTACKS = [
         "MAX_QUERY_FIELD_COMPARISONS",
     ),
     Attack(
+        "500 fragments spread together",
+        "{ health { " + " ".join(f"...S{i}" for i in range(500)) + " } }",
+        " ".join(f"fragment S{i} on Health {{ status }}" for i in range(500)),
+        "MAX_QUERY_FIELD_COMPARISONS",
+    ),
+    Attack(
         "nested 182 deep",
         "{ projects { nodes { " + "flows { project { " * 90 + "id" + " } }" * 90 + " } } }",
         "",
