@@ -9,13 +9,12 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 
 from graphql import GraphQLError
-from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.schema import validate_document
 from strawberry.types.graphql import OperationType
 
 from schema.context import Context
 from schema.errors import internal_error
+from schema.query_limits import ValidationRules, validate_query
 from services.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -58,18 +57,6 @@ class DatabaseSession(SchemaExtension):
         yield
 
 
-class ValidationRules(SchemaExtension):
-    """Validates with exactly these rules; unlike AddValidationRules it can leave one of
-    graphql-core's defaults out (see schema.query_limits)."""
-
-    def __init__(self, rules: tuple[type[ASTValidationRule], ...]) -> None:
-        self.rules = rules
-
-    def on_operation(self) -> Iterator[None]:
-        self.execution_context.validation_rules = self.rules
-        yield
-
-
 class ValidDocuments:
     """Digests of the query texts that passed validation, least recently used first."""
 
@@ -89,16 +76,17 @@ class ValidDocuments:
             self._digests.popitem(last=False)
 
 
-class ValidationCache(SchemaExtension):
-    """Validates a query text once, for a schema whose rules never change.
+class Validation(SchemaExtension):
+    """Validates with the schema's rules (see schema.query_limits), each query text once.
 
-    Strawberry's ValidationCache keys its LRU on the parsed document, so it keeps every document
-    it saw (128 of them): 5,000-token documents are ~17,000 objects each, and kept they slowed
-    every full garbage collection to half a second. This one keeps a digest of the text, and only
-    of texts that passed: a refused document is measured again, in linear time, if sent again.
+    It replaces Strawberry's ValidationCache, which keys its LRU on the parsed document and so
+    keeps every document it saw (128 of them): 5,000-token documents are ~17,000 objects each,
+    and kept they slowed every full garbage collection to half a second. This one keeps a digest
+    of the text, and only of texts that passed: a refused text is validated again if sent again.
     """
 
-    def __init__(self, valid: ValidDocuments) -> None:
+    def __init__(self, rules: ValidationRules, valid: ValidDocuments) -> None:
+        self.rules = rules
         self.valid = valid
 
     def on_validate(self) -> Iterator[None]:
@@ -108,7 +96,7 @@ class ValidationCache(SchemaExtension):
             context.pre_execution_errors = []
         else:
             assert context.graphql_document is not None  # parsed before validation
-            errors = validate_document(context.schema._schema, context.graphql_document, context.validation_rules)
+            errors = validate_query(context.schema._schema, context.graphql_document, self.rules)
             context.pre_execution_errors = errors
             if digest is not None and not errors:
                 self.valid.add(digest)

@@ -21,7 +21,7 @@ import resolvers.runs
 import resolvers.system
 import resolvers.users
 from schema.errors import CodedMaskErrors
-from schema.extensions import DatabaseSession, ValidationCache, ValidationRules, ValidDocuments
+from schema.extensions import DatabaseSession, Validation, ValidDocuments
 from schema.query_limits import validation_rules
 from schema.types.accounts import AuthPayload, BackofficeUser, User
 from schema.types.components import Component
@@ -98,8 +98,8 @@ class AppSchema(strawberry.Schema):
 
 
 def build_schema(limits: Limits = Limits()) -> strawberry.Schema:
-    # The rules are built once, so a query text that passed them once passes again: the cache,
-    # like the rules, belongs to this schema.
+    # The rules are built once: a query text that passed them passes again, so the texts that
+    # passed, like the rules, belong to this schema.
     rules = validation_rules(limits)
     valid = ValidDocuments()
     return AppSchema(
@@ -111,9 +111,8 @@ def build_schema(limits: Limits = Limits()) -> strawberry.Schema:
         extensions=[
             DatabaseSession,
             CodedMaskErrors,
-            lambda: ValidationRules(rules),
             lambda: MaxTokensLimiter(max_token_count=limits.max_query_tokens),
-            lambda: ValidationCache(valid),
+            lambda: Validation(rules, valid),
         ],
         config=StrawberryConfig(disable_field_suggestions=True),
         # Event types appear in the schema only through the RunEvent interface.

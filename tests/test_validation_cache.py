@@ -15,13 +15,13 @@ from schema.root import build_schema
 def validations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The query texts validated, in order."""
     validated: list[str] = []
-    validate = schema.extensions.validate_document
+    validate = schema.extensions.validate_query
 
     def counting(graphql_schema: Any, document: Any, rules: Any) -> list[GraphQLError]:
         validated.append(document.loc.source.body)
         return validate(graphql_schema, document, rules)
 
-    monkeypatch.setattr(schema.extensions, "validate_document", counting)
+    monkeypatch.setattr(schema.extensions, "validate_query", counting)
     return validated
 
 
