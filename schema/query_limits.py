@@ -123,7 +123,7 @@ def limit_errors(operation: OperationDefinitionNode, measure: Measure, limits: L
     ]
     return [
         GraphQLError(
-            f"Operation '{name}' has a {what} of {value}, over the limit of {limit} ({setting}): {advice}.",
+            f"Operation '{name}': {what} {value} is over the limit of {limit} ({setting}); {advice}.",
             [operation],
         )
         for what, value, limit, setting, advice in checks
