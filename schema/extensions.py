@@ -1,9 +1,11 @@
-"""Schema extensions of our own (the limits and masking come from Strawberry, see schema.root)."""
+"""Schema extensions of our own (masking and the token limit come from Strawberry, see schema.root)."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 
 from graphql import (
@@ -23,6 +25,7 @@ from strawberry.types.graphql import OperationType
 
 from schema.context import Context
 from schema.errors import coded_error, internal_error
+from schema.query_limits import ValidationRules, validate_query
 from services.errors import BadInput, DomainError
 from services.validation import check_json_value
 from services.write_conflicts import lost_race
@@ -66,6 +69,53 @@ class DatabaseSession(SchemaExtension):
             # connection at once is an error (on PostgreSQL), so it is open before they start.
             # Subscriptions use short sessions of their own instead of holding one for hours.
             await context.session.connection()
+        yield
+
+
+class ValidDocuments:
+    """Digests of the query texts that passed validation, least recently used first."""
+
+    def __init__(self, maxsize: int = 1024) -> None:
+        self.maxsize = maxsize
+        self._digests: OrderedDict[bytes, None] = OrderedDict()
+
+    def __contains__(self, digest: bytes) -> bool:
+        if digest not in self._digests:
+            return False
+        self._digests.move_to_end(digest)
+        return True
+
+    def add(self, digest: bytes) -> None:
+        self._digests[digest] = None
+        if len(self._digests) > self.maxsize:
+            self._digests.popitem(last=False)
+
+
+class Validation(SchemaExtension):
+    """Validates with the schema's rules (see schema.query_limits), each query text once.
+
+    It replaces Strawberry's ValidationCache, which keys its LRU on the parsed document and so
+    keeps every document it saw (128 of them): 5,000-token documents are ~17,000 objects each,
+    and kept they made every full garbage collection hundreds of ms longer. This one keeps a
+    digest of the text, and only of texts that passed: a refused text is validated again if
+    sent again.
+    """
+
+    def __init__(self, rules: ValidationRules, valid: ValidDocuments) -> None:
+        self.rules = rules
+        self.valid = valid
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        digest = hashlib.blake2b(context.query.encode(), digest_size=16).digest() if context.query else None
+        if digest is not None and digest in self.valid:
+            context.pre_execution_errors = []
+        else:
+            assert context.graphql_document is not None  # parsed before validation
+            errors = validate_query(context.schema._schema, context.graphql_document, self.rules)
+            context.pre_execution_errors = errors
+            if digest is not None and not errors:
+                self.valid.add(digest)
         yield
 
 

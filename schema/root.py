@@ -7,13 +7,7 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -27,7 +21,8 @@ import resolvers.runs
 import resolvers.system
 import resolvers.users
 from schema.errors import CodedMaskErrors
-from schema.extensions import ClientInputCheck, DatabaseSession
+from schema.extensions import ClientInputCheck, DatabaseSession, Validation, ValidDocuments
+from schema.query_limits import validation_rules
 from schema.types.accounts import AuthPayload, BackofficeUser, User
 from schema.types.components import Component
 from schema.types.events import EventLog, Notification
@@ -103,12 +98,10 @@ class AppSchema(strawberry.Schema):
 
 
 def build_schema(limits: Limits = Limits()) -> strawberry.Schema:
-    # The limit rules are built once, so that ValidationCache (keyed on the document and the
-    # rules) serves a repeated query without validating it again.
-    limit_rules = [
-        *QueryDepthLimiter(max_depth=limits.max_query_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=limits.max_query_aliases).validation_rules,
-    ]
+    # The rules are built once: a query text that passed them passes again, so the texts that
+    # passed, like the rules, belong to this schema.
+    rules = validation_rules(limits)
+    valid = ValidDocuments()
     return AppSchema(
         query=Query,
         mutation=Mutation,
@@ -118,10 +111,9 @@ def build_schema(limits: Limits = Limits()) -> strawberry.Schema:
         extensions=[
             DatabaseSession,
             CodedMaskErrors,
-            lambda: AddValidationRules(limit_rules),
             lambda: MaxTokensLimiter(max_token_count=limits.max_query_tokens),
-            ValidationCache,
-            # After ValidationCache: it reports its refusals as validation errors.
+            lambda: Validation(rules, valid),
+            # After Validation: it reports its refusals as validation errors.
             lambda: ClientInputCheck(max_json_depth=limits.max_json_depth),
         ],
         config=StrawberryConfig(disable_field_suggestions=True),

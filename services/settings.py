@@ -39,6 +39,8 @@ class Limits:
     max_query_depth: int = 12
     max_query_aliases: int = 30
     max_query_tokens: int = 5_000
+    max_query_cost: int = 20_000
+    max_query_field_comparisons: int = 5_000
     max_json_depth: int = 64
     login_attempts: int = 10
     login_window_seconds: int = 600
@@ -74,6 +76,8 @@ LIMIT_SETTINGS = {
     "MAX_QUERY_DEPTH": "max_query_depth",
     "MAX_QUERY_ALIASES": "max_query_aliases",
     "MAX_QUERY_TOKENS": "max_query_tokens",
+    "MAX_QUERY_COST": "max_query_cost",
+    "MAX_QUERY_FIELD_COMPARISONS": "max_query_field_comparisons",
     "MAX_JSON_DEPTH": "max_json_depth",
     "LOGIN_ATTEMPTS": "login_attempts",
     "LOGIN_WINDOW_SECONDS": "login_window_seconds",

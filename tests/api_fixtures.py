@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -87,3 +88,15 @@ async def backoffice_token(api: GraphQLClient, app: Starlette, username: str = "
         {"i": username, "p": PASSWORD},
     )
     return result.ok()["backofficeLogin"]["accessToken"]
+
+
+@asynccontextmanager
+async def api_with(settings: Settings, engine: AsyncEngine) -> AsyncIterator[GraphQLClient]:
+    """A client of an app of its own, for tests that need other settings than `api`'s.
+
+    (`engine` is the test database fixture: taking it empties the database first.)"""
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application, client=("203.0.113.9", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield GraphQLClient(http)
