@@ -95,7 +95,7 @@ PROFILE_CATEGORIES = [
     ("validate (graphql/validation", "GraphQL: validate the subscription document"),
     ("parse (graphql/language", "GraphQL: parse the subscription document"),
     ("send_message (strawberry", "websocket: send (strawberry -> starlette -> uvicorn)"),
-    ("RunRecorder", "run recording (SQLAlchemy, aiosqlite)"),
+    ("RunJournal", "run log: group-commit writes (SQLAlchemy Core)"),
     ("OpenAICompatibleProvider", "provider client (openai SDK, httpx2)"),
     ("RunManager.start", "run start (insert the run row)"),
     ("services/execution/", "engine (runner, executors)"),
