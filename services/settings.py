@@ -39,7 +39,7 @@ class Limits:
     max_query_depth: int = 12
     max_query_aliases: int = 30
     max_query_tokens: int = 5_000
-    max_query_cost: int = 20_000
+    max_query_cost: int = 50_000
     max_query_field_comparisons: int = 5_000
     max_json_depth: int = 64
     login_attempts: int = 10
