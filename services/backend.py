@@ -5,16 +5,19 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from db.engine import create_session_factory
 from services.auth import AuthConfig
 from services.catalog import load_catalog
+from services.cluster import Cluster, ClusterCallbacks
 from services.execution.catalog import Catalog
 from services.event_handlers import handlers
 from services.events import EventBus
 from services.execution.providers.registry import ProviderRegistry
 from services.rate_limit import LoginRateLimiter, SignupRateLimiter
+from services.run_log.streams import RunStreams
 from services.runs import MediaDirectory, RunManager, mark_interrupted_runs
 from services.sessions import SessionStates
 from services.settings import Settings
@@ -34,19 +37,30 @@ class Backend:
     catalog: Catalog
     providers: ProviderRegistry
     runs: RunManager
+    # Distributed mode only (REDIS_URL): this process among the others.
+    cluster: Cluster | None = None
 
     async def prepare_to_serve(self) -> None:
         """For a server starting up: runs a previous process left running are over, and the
         provider clients are built before the first request needs one."""
         self.providers.prepare()
+        if self.cluster is not None:
+            # Other processes' runs go on: only those of dead processes are ended (sweep).
+            await self.cluster.start(
+                ClusterCallbacks(cancel=self.runs.cancel_here, deliver=self.bus.notifications.deliver, sweep=self.runs.sweep)
+            )
+            return
         async with self.session_factory() as session:
             interrupted = await mark_interrupted_runs(session)
             await session.commit()
         if interrupted:
-            logger.warning("runs left running by a stopped server marked interrupted", extra={"count": interrupted})
+            logger.warning("runs left running by a stopped server marked interrupted", extra={"count": len(interrupted)})
 
     async def close(self) -> None:
         await self.runs.close()
+        if self.cluster is not None:
+            await self.cluster.close()
+            await self.cluster.redis.aclose()
         await self.providers.aclose()
         await self.engine.dispose()
 
@@ -55,7 +69,8 @@ async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
     session_factory = create_session_factory(engine)
     async with session_factory() as session:
         catalog = await load_catalog(session)
-    bus = EventBus(handlers)
+    cluster = _cluster(settings)
+    bus = EventBus(handlers, sharing=cluster)
     providers = ProviderRegistry.from_settings(settings.providers, concurrency=settings.provider_concurrency)
     runs = RunManager(
         session_factory=session_factory,
@@ -67,6 +82,8 @@ async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
         max_runs_per_user=settings.limits.max_runs_per_user,
         storage_timeout=settings.limits.run_storage_timeout_seconds,
         delta_window=settings.delta_window_ms / 1000,
+        cluster=cluster,
+        streams=RunStreams(cluster.redis, cluster.prefix) if cluster else None,
     )
     return Backend(
         settings=settings,
@@ -86,4 +103,17 @@ async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
         catalog=catalog,
         providers=providers,
         runs=runs,
+        cluster=cluster,
+    )
+
+
+def _cluster(settings: Settings) -> Cluster | None:
+    if settings.redis_url is None:
+        return None
+    dead_after = settings.limits.worker_dead_after_seconds
+    return Cluster(
+        Redis.from_url(settings.redis_url),
+        settings.redis_prefix,
+        heartbeat_seconds=dead_after / 5,
+        dead_after_seconds=dead_after,
     )

@@ -17,6 +17,12 @@ async def notify_subscribers(event: DomainEvent, bus: EventBus) -> None:
 
 
 @handlers.on("*")
+async def share_with_other_processes(event: DomainEvent, bus: EventBus) -> None:
+    if bus.sharing is not None:
+        await bus.sharing.share(event)
+
+
+@handlers.on("*")
 async def log_event(event: DomainEvent, bus: EventBus) -> None:
     logger.debug(
         "domain event",

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -103,9 +103,16 @@ class EventHandlers:
         return [*self._handlers.get(name, ()), *self._handlers.get(ALL_EVENTS, ())]
 
 
+class EventSharing(Protocol):
+    """Other processes' share of this process's domain events (distributed mode)."""
+
+    async def share(self, event: DomainEvent) -> None: ...
+
+
 class EventBus:
-    def __init__(self, handlers: EventHandlers) -> None:
+    def __init__(self, handlers: EventHandlers, *, sharing: EventSharing | None = None) -> None:
         self.handlers = handlers
+        self.sharing = sharing
         self.notifications: NotificationHub[DomainEvent] = NotificationHub()
 
     async def publish(self, events: Sequence[DomainEvent]) -> None:

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import mimetypes
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +37,9 @@ from services.execution.providers.registry import ProviderRegistry
 from services.execution.runner import CancelToken, RunRequest, run_flow
 from services.flows import checked_text_provider, get_flow, parsed_graph
 from services.pagination import Page, PageRequest
+from services.cluster import Cluster
 from services.run_log.follow import follow_run
+from services.run_log.streams import RunStreams
 from services.run_log.journal import RunJournal, RunOwner, RunRecord
 from services.run_log.tail import LiveTails
 from services.validation import parse_uuid
@@ -145,6 +147,8 @@ class RunManager:
         max_runs_per_user: int = 20,
         storage_timeout: float = 30.0,
         delta_window: float = 0.0,
+        cluster: Cluster | None = None,
+        streams: RunStreams | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._catalog = catalog
@@ -153,8 +157,12 @@ class RunManager:
         self._limits = limits
         self._max_runs_per_user = max_runs_per_user
         self._delta_window = delta_window
+        self._cluster = cluster
+        self._streams = streams
         self._tails = LiveTails()
-        self._journal = RunJournal(session_factory, bus, self._tails, storage_timeout=storage_timeout)
+        self._journal = RunJournal(
+            session_factory, bus, self._tails, streams=streams, storage_timeout=storage_timeout
+        )
         self._live: dict[uuid.UUID, LiveRun] = {}
 
     async def start(self, actor: Actor, run_input: RunInput) -> LiveRun:
@@ -182,6 +190,7 @@ class RunManager:
                 trigger_node_id=run_input.trigger_node_id,
                 graph_data=graph_json,
                 started_at=utcnow(),
+                worker_id=self._cluster.worker_id if self._cluster else None,
             )
             cancel_token = CancelToken()
             # Open before the row commits, so a follower that finds the row finds the live run.
@@ -236,16 +245,64 @@ class RunManager:
             yield event
 
     def follow(self, run_id: uuid.UUID, *, after_seq: int) -> AsyncIterator[RunEvent]:
-        return follow_run(run_id, after_seq=after_seq, tails=self._tails, session_factory=self._session_factory)
+        return follow_run(
+            run_id,
+            after_seq=after_seq,
+            tails=self._tails,
+            session_factory=self._session_factory,
+            streams=self._streams,
+        )
 
     async def cancel(self, actor: Actor, run_id: str) -> Run:
+        """Cancels the run wherever it goes on; answers once its end is stored (or after
+        CANCEL_WAIT_SECONDS with what is stored)."""
         run = await self.get(actor, run_id)
         live = self._live.get(run.id)
         if live is not None:
             live.cancel()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(live.record.finished.wait(), CANCEL_WAIT_SECONDS)
+        elif self._cluster is not None and run.status == RunStatus.RUNNING.value:
+            await self._cancel_elsewhere(run.id)
         return await self.get(actor, run_id)
+
+    async def _cancel_elsewhere(self, run_id: uuid.UUID) -> None:
+        assert self._cluster is not None
+        # Stored first: the process running it finds the request even if the announcement is lost.
+        async with self._session_factory() as session:
+            repository = RunRepository(session)
+            await repository.request_cancel(run_id)
+            last_seq = await repository.last_seq(run_id)
+            await session.commit()
+        await self._cluster.announce_cancel(run_id)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(_until_the_end(self.follow(run_id, after_seq=last_seq)), CANCEL_WAIT_SECONDS)
+
+    def cancel_here(self, run_id: uuid.UUID) -> None:
+        """A cancel announced by another process, for a run that may be going on here."""
+        live = self._live.get(run_id)
+        if live is not None:
+            live.cancel()
+
+    async def sweep(self) -> None:
+        """Distributed mode, every heartbeat: end the runs of processes found dead, and cancel
+        this process's runs whose cancel request was stored but not heard."""
+        assert self._cluster is not None
+        async with self._session_factory() as session:
+            repository = RunRepository(session)
+            dead = await self._cluster.dead(await repository.running_workers())
+            for run_id in await repository.cancel_requested(self._cluster.worker_id):
+                self.cancel_here(run_id)
+            if not dead:
+                return
+            finals = await mark_interrupted_runs(session, worker_ids=sorted(dead))
+            await session.commit()
+        logger.warning("runs of stopped processes ended", extra={"count": len(finals), "workers": sorted(dead)})
+        for final in finals:
+            # On their streams too, first: a process that was only frozen cannot then publish
+            # an end of its own there (the stream refuses a seq it has).
+            if self._streams is not None:
+                self._streams.publish(uuid.UUID(final.run_id), [final], final=True)
 
     async def get(self, actor: Actor, run_id: str) -> Run:
         async with self._session_factory() as session:
@@ -306,6 +363,11 @@ class RunManager:
         self._journal.append(record, final)
 
 
+async def _until_the_end(events: AsyncIterator[RunEvent]) -> None:
+    async for _ in events:
+        pass
+
+
 async def _started(starting: Awaitable[LiveRun]) -> LiveRun:
     """Awaits a start that a cancelled caller (a subscription closed at once) cannot leave
     half done: once the run exists, it is cancelled instead of left running unwatched."""
@@ -342,17 +404,21 @@ async def list_runs(
     return Page.from_rows(rows)
 
 
-async def mark_interrupted_runs(session: AsyncSession) -> int:
-    """At start-up: runs a stopped process left `running` become `interrupted`. Each log is
-    closed with a RunFailed numbered after its last stored event (every event a client saw is
-    stored, so it follows them all), and its open node results end as cancelled. Returns how
-    many there were."""
+async def mark_interrupted_runs(
+    session: AsyncSession, *, worker_ids: Sequence[str] | None = None
+) -> list[run_events.RunFailed]:
+    """Runs a stopped process left `running` (every one at the start-up of the one process, or
+    those of processes found dead in distributed mode) become `interrupted`. Each log is closed
+    with a RunFailed numbered after its last stored event (every event a client saw is stored, so
+    it follows them all), and its open node results end as cancelled. Returns those RunFailed."""
     repository = RunRepository(session)
-    runs = await repository.unfinished()
+    runs = await repository.unfinished(worker_ids=worker_ids)
     last_seqs = await repository.last_seqs([run.id for run in runs])
     now = utcnow()
+    finals = []
     for run in runs:
         final = run_events.RunFailed(run_id=str(run.id), seq=last_seqs.get(run.id, 0) + 1, at=now, error=INTERRUPTED_MESSAGE)
+        finals.append(final)
         session.add(
             EventLog(
                 event_name=final.event_name,
@@ -365,7 +431,7 @@ async def mark_interrupted_runs(session: AsyncSession) -> int:
         )
         await repository.finish(run.id, status=RunStatus.INTERRUPTED, finished_at=now, error=INTERRUPTED_MESSAGE)
     await repository.close_unfinished_node_results([run.id for run in runs], at=now)
-    return len(runs)
+    return finals
 
 
 def _graph_json(run_input: RunInput, flow_graph: dict[str, Any] | None) -> dict[str, Any]:

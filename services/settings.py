@@ -45,6 +45,8 @@ class Limits:
     login_attempts: int = 10
     login_window_seconds: int = 600
     max_runs_per_user: int = 20
+    # Distributed mode: a process whose heartbeat is missing this long is dead; its runs end.
+    worker_dead_after_seconds: int = 10
     # How long a run waits for an unreachable database before it is ended (with RunFailed).
     run_storage_timeout_seconds: int = 30
     signups_per_address_per_hour: int = 20
@@ -82,6 +84,7 @@ LIMIT_SETTINGS = {
     "LOGIN_ATTEMPTS": "login_attempts",
     "LOGIN_WINDOW_SECONDS": "login_window_seconds",
     "MAX_RUNS_PER_USER": "max_runs_per_user",
+    "WORKER_DEAD_AFTER_SECONDS": "worker_dead_after_seconds",
     "RUN_STORAGE_TIMEOUT_SECONDS": "run_storage_timeout_seconds",
     "SIGNUPS_PER_ADDRESS_PER_HOUR": "signups_per_address_per_hour",
     "SESSION_CHECK_SECONDS": "session_check_seconds",
@@ -114,9 +117,17 @@ class Settings:
     # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or CIDRs, or "*");
     # none by default, so a client cannot pick the address the rate limits count against.
     trusted_proxies: tuple[str, ...] = ()
+    # Distributed mode (several processes on one PostgreSQL database) when set: runs' live
+    # events, cancel requests and notifications cross processes through this Redis.
+    redis_url: str | None = None
+    redis_prefix: str = "flows:"
     # Browser origins other than the server's own that may call the API (CORS, websockets).
     cors_origins: tuple[str, ...] = ()
     limits: Limits = Limits()
+
+    @property
+    def distributed(self) -> bool:
+        return self.redis_url is not None
 
 
 def load_settings(
@@ -145,6 +156,8 @@ def load_settings(
         bcrypt_rounds=_int_setting(env, "BCRYPT_ROUNDS", 12),
         delta_window_ms=_int_setting(env, "DELTA_WINDOW_MS", 30, minimum=0),
         trusted_proxies=_list_setting(env, "TRUSTED_PROXIES"),
+        redis_url=_redis_url(env, embedded=embedded),
+        redis_prefix=env.get("REDIS_PREFIX") or "flows:",
         cors_origins=_cors_origins(env, embedded=embedded),
         limits=Limits(
             **{
@@ -174,6 +187,17 @@ def _int_setting(env: Mapping[str, str], name: str, default: int, *, minimum: in
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def _redis_url(env: Mapping[str, str], *, embedded: bool) -> str | None:
+    url = env.get("REDIS_URL") or None
+    if url is not None and embedded:
+        raise SettingsError(
+            "REDIS_URL is for several processes sharing one PostgreSQL database: set DATABASE_URL too"
+        )
+    if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError(f"REDIS_URL must start with redis://, rediss:// or unix://, got {url!r}")
+    return url
 
 
 def _list_setting(env: Mapping[str, str], name: str) -> tuple[str, ...]:

@@ -69,6 +69,8 @@ async def test_upgrade_creates_every_table_of_the_models(fresh_engine: AsyncEngi
         assert await connection.run_sync(table_names) == set(Base.metadata.tables)
 
 
+# Dropping a column on SQLite rebuilds the table (batch mode), reflecting the users table too.
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 async def test_downgrade_to_base_removes_every_table(fresh_engine: AsyncEngine) -> None:
     await upgrade_database(fresh_engine)
     await downgrade_database(fresh_engine, "base")

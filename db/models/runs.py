@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, utcnow
@@ -31,7 +31,7 @@ class Run(Base):
     flow_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("flows.id", ondelete="CASCADE"), index=True
     )
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), index=True)
     provider_id: Mapped[str | None] = mapped_column(String(32))
     trigger_node_id: Mapped[str | None] = mapped_column(String(200))
     graph_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -40,6 +40,10 @@ class Run(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # Distributed mode: the process running it (services.cluster), and a cancel asked for
+    # from any process, stored before it is announced.
+    worker_id: Mapped[str | None] = mapped_column(String(100))
+    cancel_requested: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class RunNodeResult(Base):

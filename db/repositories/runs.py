@@ -41,8 +41,26 @@ class RunRepository(Repository):
             statement = statement.where(Run.flow_id == flow_id)
         return await self.fetch_page(statement, offset=offset, limit=limit)
 
-    async def unfinished(self) -> Sequence[Run]:
+    async def unfinished(self, *, worker_ids: Sequence[str] | None = None) -> Sequence[Run]:
+        """Running runs: all of them, or those of the given processes."""
         statement = select(Run).where(Run.status == RunStatus.RUNNING.value)
+        if worker_ids is not None:
+            statement = statement.where(Run.worker_id.in_(worker_ids))
+        return (await self.session.scalars(statement)).all()
+
+    async def running_workers(self) -> set[str]:
+        """The processes that have runs going, as the database says."""
+        statement = select(Run.worker_id).where(Run.status == RunStatus.RUNNING.value, Run.worker_id.is_not(None)).distinct()
+        return {worker_id for worker_id in (await self.session.scalars(statement)).all() if worker_id}
+
+    async def request_cancel(self, run_id: uuid.UUID) -> None:
+        await self.session.execute(update(Run).where(Run.id == run_id).values(cancel_requested=True))
+
+    async def cancel_requested(self, worker_id: str) -> Sequence[uuid.UUID]:
+        """This process's running runs that someone asked to cancel."""
+        statement = select(Run.id).where(
+            Run.worker_id == worker_id, Run.status == RunStatus.RUNNING.value, Run.cancel_requested.is_(True)
+        )
         return (await self.session.scalars(statement)).all()
 
     async def running_count(self, user_id: int) -> int:

@@ -1,18 +1,32 @@
-"""Following a run's log from any seq: storage first, then the live tail, no gap, no duplicate."""
+"""Following a run's log from any seq: storage first, then the live tail, no gap, no duplicate.
+
+Three sources, each holding only stored events: the database (everything), this process's
+live tail (the newest events of runs going on here) and, in distributed mode, the run's Redis
+stream (the newest events of runs going on in any process). A follower reads storage until it
+reaches what a live source holds, then the live source; whenever the live source has moved past
+the follower (a window trimmed, a stream lost), it reads storage again.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from db.models import RunStatus
 from db.repositories.runs import RunRepository
 from services.execution import events as run_events
 from services.execution.events import RunEvent, event_from_json
+from services.run_log.streams import RunStreams
 from services.run_log.tail import LiveTails
 
 STORED_PAGE = 500
+# How long one wait on a run's stream lasts before storage is looked at again (a run whose
+# process died is ended in storage, not on its stream).
+STREAM_WAIT_SECONDS = 1.0
 
 
 async def follow_run(
@@ -21,34 +35,51 @@ async def follow_run(
     after_seq: int,
     tails: LiveTails,
     session_factory: async_sessionmaker[AsyncSession],
+    streams: RunStreams | None = None,
 ) -> AsyncIterator[RunEvent]:
-    """Every event after `after_seq`, once and in order, until the run's terminal event.
-
-    Everything the tail has published is stored already, so reading storage up to the tail's
-    window and then the window itself leaves nothing out. A run that is not live here is read
-    from storage alone.
-    """
+    """Every event after `after_seq`, once and in order, until the run's terminal event."""
     next_seq = after_seq + 1
-    tail = tails.get(run_id)
     while True:
-        if tail is None or next_seq < tail.first_seq:
-            events = await stored_events(session_factory, run_id, after_seq=next_seq - 1, limit=STORED_PAGE)
-            if tail is None and len(events) < STORED_PAGE:
-                tail = tails.get(run_id)
-                if tail is None and not events:
-                    return  # not live here, and all of it is read
-        else:
+        tail = tails.get(run_id)
+        if tail is not None and next_seq >= tail.first_seq:
             events = tail.since(next_seq) or []
             if not events:
                 if tail.closed:
                     return
                 await tail.changed()
                 continue
+        else:
+            events = await stored_events(session_factory, run_id, after_seq=next_seq - 1, limit=STORED_PAGE)
+            if not events and tail is None:
+                if streams is None or not await _running(session_factory, run_id):
+                    # Ended (or not followable here): read what may have landed meanwhile.
+                    events = await stored_events(session_factory, run_id, after_seq=next_seq - 1, limit=STORED_PAGE)
+                    if not events:
+                        return
+                else:
+                    events = await _from_stream(streams, run_id, next_seq)
         for event in events:
             yield event
             next_seq = event.seq + 1
             if isinstance(event, run_events.FINAL_EVENTS):
                 return
+
+
+async def _from_stream(streams: RunStreams, run_id: uuid.UUID, next_seq: int) -> list[RunEvent]:
+    """The stream's events from `next_seq` on; none when it has not got `next_seq` (storage has)."""
+    try:
+        events = await streams.read(run_id, after_seq=next_seq - 1, wait_seconds=STREAM_WAIT_SECONDS)
+    except RedisError:
+        # Redis unreachable: storage alone, polled, until it is back.
+        await asyncio.sleep(STREAM_WAIT_SECONDS)
+        return []
+    return events if events and events[0].seq == next_seq else []
+
+
+async def _running(session_factory: async_sessionmaker[AsyncSession], run_id: uuid.UUID) -> bool:
+    async with session_factory() as session:
+        run = await RunRepository(session).get(run_id, owner_id=None)
+    return run is not None and run.status == RunStatus.RUNNING.value
 
 
 async def stored_events(

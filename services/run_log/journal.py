@@ -32,6 +32,7 @@ from db.repositories.runs import RunRepository
 from services.events import EventBus, commit, record_event
 from services.execution import events as run_events
 from services.execution.events import NodeStatus, RunEvent, utc_now
+from services.run_log.streams import RunStreams
 from services.run_log.tail import LiveTails
 
 logger = logging.getLogger(__name__)
@@ -98,11 +99,13 @@ class RunJournal:
         bus: EventBus,
         tails: LiveTails,
         *,
+        streams: RunStreams | None = None,
         storage_timeout: float = 30.0,
     ) -> None:
         self._session_factory = session_factory
         self._bus = bus
         self._tails = tails
+        self._streams = streams
         self._storage_timeout = storage_timeout
         self._records: dict[uuid.UUID, RunRecord] = {}
         self._ready: dict[uuid.UUID, RunRecord] = {}  # records with unwritten events, in order
@@ -253,11 +256,17 @@ class RunJournal:
             return
         record.stored_seq = events[-1].seq
         final = isinstance(events[-1], run_events.FINAL_EVENTS)
-        self._tails.publish(record.run_id, events, final=final)
+        self._announce(record.run_id, events, final=final)
         if final:
             self._records.pop(record.run_id, None)
             record.finished.set()
             record.room.set()
+
+    def _announce(self, run_id: uuid.UUID, events: list[RunEvent], *, final: bool) -> None:
+        """To this process's followers, and through Redis to other processes' (distributed)."""
+        self._tails.publish(run_id, events, final=final)
+        if self._streams is not None:
+            self._streams.publish(run_id, events, final=final)
 
     def _abandon(self, record: RunRecord, message: str) -> None:
         """Ends the run for its followers now; its record is finished when the database is back."""
@@ -268,7 +277,7 @@ class RunJournal:
         self._ready.pop(record.run_id, None)
         final = run_events.RunFailed(run_id=str(record.run_id), seq=record.stored_seq + 1, at=utc_now(), error=message)
         part = _RunPart(record, [final], _node_rows(record, [final]))
-        self._tails.publish(record.run_id, [final], final=True)
+        self._announce(record.run_id, [final], final=True)
         self._records.pop(record.run_id, None)
         record.finished.set()
         record.room.set()
