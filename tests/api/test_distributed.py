@@ -1,0 +1,188 @@
+"""Distributed mode: several server processes on one PostgreSQL database and one Redis.
+
+Real `main.py serve` processes on loopback, the local PostgreSQL and Redis, a fresh Redis key
+prefix per test. A run started through one process is watched, resumed and cancelled through
+the others; a process killed mid-run has its runs ended for every follower.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from tests.api.conftest import provider_environment
+from tests.api.run_client import CANCEL_RUN, RUN_EVENTS_AFTER, RUN_FLOW, START_RUN, collect, example
+from tests.api.test_run_faults import TERMINAL_NODE_STATUSES, assert_log_holds, node_statuses, receive_events, stored_log
+from tests.api_fixtures import TEST_SECRET_KEY
+from tests.fakes.providers import FakeProviderState, SlowChunks
+from tests.graphql_client import Account, GraphQLClient, graphql_ws
+from tests.server_process import ServerProcess
+
+pytestmark = pytest.mark.postgresql_only
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+STORY = {"graph": example("story-flow.json"), "providerId": "mistral"}
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        keys = [key async for key in redis.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await redis.delete(*keys)
+    finally:
+        await redis.aclose()
+
+
+@pytest.fixture
+def cluster_environment(
+    database_url: str, workdir: Path, provider_url: str, redis_prefix: str, engine: AsyncEngine
+) -> dict[str, str]:
+    return {
+        "DATABASE_URL": database_url,
+        "AUTH_SECRET_KEY": TEST_SECRET_KEY,
+        "BCRYPT_ROUNDS": "4",
+        "MEDIA_DIR": str(workdir / "media"),
+        "REDIS_URL": REDIS_URL,
+        "REDIS_PREFIX": redis_prefix,
+        "WORKER_DEAD_AFTER_SECONDS": "3",
+        **provider_environment(provider_url),
+    }
+
+
+@contextlib.asynccontextmanager
+async def processes(environ: dict[str, str], workdir: Path, count: int) -> AsyncIterator[list[ServerProcess]]:
+    servers = [ServerProcess(environ, workdir) for _ in range(count)]
+    try:
+        await asyncio.gather(*(server.start() for server in servers))
+        yield servers
+    finally:
+        await asyncio.gather(*(server.stop() for server in servers))
+
+
+async def sign_up(server: ServerProcess, username: str) -> Account:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        return await GraphQLClient(http).signup(username)
+
+
+async def execute(server: ServerProcess, query: str, variables: dict[str, Any], account: Account) -> Any:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        return (await GraphQLClient(http).execute(query, variables, token=account.access_token)).ok()
+
+
+async def watch(server: ServerProcess, account: Account, run_id: str, after_seq: int = 0) -> list[dict[str, Any]]:
+    async with graphql_ws(server.url, payload={"token": account.access_token}) as connection:
+        operation = await connection.subscribe(RUN_EVENTS_AFTER, {"runId": run_id, "afterSeq": after_seq})
+        return await collect(connection, operation)
+
+
+async def test_a_run_started_on_one_process_is_watched_on_another_with_identical_events(
+    cluster_environment: dict[str, str], workdir: Path, fake_providers: FakeProviderState
+) -> None:
+    fake_providers.persistent = SlowChunks(seconds=0.01)
+    async with processes(cluster_environment, workdir, 2) as (first, second):
+        alice = await sign_up(first, "alice")
+        async with graphql_ws(first.url, payload={"token": alice.access_token}) as connection:
+            operation = await connection.subscribe(RUN_FLOW, {"input": STORY})
+            started = await receive_events(connection, 1)
+            watching = asyncio.create_task(watch(second, alice, started[0]["runId"]))
+            live = started + await collect(connection, operation)
+        watched = await watching
+
+    assert live[-1]["__typename"] == "RunCompleted"
+    assert watched == live
+
+
+async def test_a_follower_dropped_mid_run_resumes_on_a_third_process_with_nothing_lost_or_doubled(
+    cluster_environment: dict[str, str],
+    workdir: Path,
+    fake_providers: FakeProviderState,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    fake_providers.persistent = SlowChunks(seconds=0.02)
+    async with processes(cluster_environment, workdir, 3) as (first, second, third):
+        alice = await sign_up(first, "alice")
+        run_id = (await execute(first, START_RUN, {"input": STORY}, alice))["startRun"]["id"]
+        async with graphql_ws(second.url, payload={"token": alice.access_token}) as connection:
+            await connection.subscribe(RUN_EVENTS_AFTER, {"runId": run_id, "afterSeq": 0})
+            before_the_drop = await receive_events(connection, 12)
+        resumed = await watch(third, alice, run_id, after_seq=before_the_drop[-1]["seq"])
+
+    seen = before_the_drop + resumed
+    assert seen[-1]["__typename"] == "RunCompleted"
+    stored = await stored_log(session_factory, run_id)
+    assert_log_holds(seen, stored)
+    assert len(seen) == len(stored)
+
+
+async def test_cancel_on_a_process_that_does_not_own_the_run_stops_it(
+    cluster_environment: dict[str, str],
+    workdir: Path,
+    fake_providers: FakeProviderState,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    fake_providers.persistent = SlowChunks(seconds=0.5)
+    async with processes(cluster_environment, workdir, 2) as (owner, other):
+        alice = await sign_up(owner, "alice")
+        run_id = (await execute(owner, START_RUN, {"input": STORY}, alice))["startRun"]["id"]
+        while not fake_providers.requests:
+            await asyncio.sleep(0.02)
+        cancelled = await asyncio.wait_for(execute(other, CANCEL_RUN, {"id": run_id}, alice), timeout=15)
+        seen = await watch(other, alice, run_id)
+
+    assert cancelled["cancelRun"]["status"] == "CANCELLED"
+    assert seen[-1]["__typename"] == "RunCancelled"
+    assert_log_holds(seen, await stored_log(session_factory, run_id))
+
+
+async def test_the_runs_of_a_killed_process_end_for_every_follower_on_the_others(
+    cluster_environment: dict[str, str],
+    workdir: Path,
+    fake_providers: FakeProviderState,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    fake_providers.persistent = SlowChunks(seconds=0.2)
+    async with processes(cluster_environment, workdir, 2) as (doomed, survivor):
+        alice = await sign_up(doomed, "alice")
+        run_id = (await execute(doomed, START_RUN, {"input": STORY}, alice))["startRun"]["id"]
+        async with graphql_ws(survivor.url, payload={"token": alice.access_token}) as connection:
+            operation = await connection.subscribe(RUN_EVENTS_AFTER, {"runId": run_id, "afterSeq": 0})
+            seen = await receive_events(connection, 8)
+            doomed.kill()
+            seen += await collect(connection, operation)
+        async with httpx.AsyncClient(base_url=survivor.url) as http:
+            run = await node_statuses(GraphQLClient(http), alice, run_id)
+
+    assert seen[-1]["__typename"] == "RunFailed" and "server stopped" in seen[-1]["error"]
+    assert_log_holds(seen, await stored_log(session_factory, run_id))
+    assert run["status"] == "INTERRUPTED" and run["nodes"] <= TERMINAL_NODE_STATUSES
+
+
+async def test_notifications_reach_subscribers_on_every_process(
+    cluster_environment: dict[str, str], workdir: Path
+) -> None:
+    async with processes(cluster_environment, workdir, 2) as (first, second):
+        alice = await sign_up(first, "alice")
+        async with graphql_ws(second.url, payload={"token": alice.access_token}) as connection:
+            operation = await connection.subscribe("subscription { notifications { eventName payload } }", {})
+            await asyncio.sleep(0.3)  # the subscription is registered before the event happens
+            await execute(first, 'mutation { createProject(input: {name: "Shared"}) { id } }', {}, alice)
+            message = await asyncio.wait_for(connection.receive(), timeout=10)
+
+    assert message["id"] == operation
+    notification = message["payload"]["data"]["notifications"]
+    assert notification["eventName"] == "project.created"
+    assert notification["payload"]["name"] == "Shared"
