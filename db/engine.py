@@ -27,7 +27,14 @@ def json_text(value: Any) -> str:
 
 def json_value(text: Any) -> Any:
     # SQLite hands a JSON column that holds a bare number back as that number.
-    return orjson.loads(text) if isinstance(text, str | bytes) else text
+    if not isinstance(text, str | bytes):
+        return text
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        # What orjson refuses and the standard library wrote: NaN (older versions of this
+        # server), an escaped lone surrogate.
+        return json.loads(text)
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:

@@ -26,7 +26,7 @@ from tests.api.test_run_faults import TERMINAL_NODE_STATUSES, assert_log_holds, 
 from tests.api_fixtures import TEST_SECRET_KEY
 from tests.fakes.providers import FakeProviderState, SlowChunks
 from tests.graphql_client import Account, GraphQLClient, graphql_ws
-from tests.server_process import ServerProcess
+from tests.server_process import ServerProcess, free_port
 
 pytestmark = pytest.mark.postgresql_only
 
@@ -169,6 +169,63 @@ async def test_the_runs_of_a_killed_process_end_for_every_follower_on_the_others
     assert seen[-1]["__typename"] == "RunFailed" and "server stopped" in seen[-1]["error"]
     assert_log_holds(seen, await stored_log(session_factory, run_id))
     assert run["status"] == "INTERRUPTED" and run["nodes"] <= TERMINAL_NODE_STATUSES
+
+
+@contextlib.asynccontextmanager
+async def private_redis(port: int) -> AsyncIterator[asyncio.subprocess.Process]:
+    """A Redis of this test's own (the machine's is shared), started again by `restart_redis`."""
+    process = await _start_redis(port)
+    try:
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+
+
+async def _start_redis(port: int) -> asyncio.subprocess.Process:
+    process = await asyncio.create_subprocess_exec(
+        "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    redis = Redis(port=port)
+    try:
+        for _ in range(100):
+            with contextlib.suppress(Exception):
+                if await redis.ping():
+                    return process
+            await asyncio.sleep(0.05)
+    finally:
+        await redis.aclose()
+    raise RuntimeError("redis-server did not start")
+
+
+async def test_redis_restarted_mid_run_loses_no_event_and_live_delivery_recovers(
+    cluster_environment: dict[str, str],
+    workdir: Path,
+    fake_providers: FakeProviderState,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    fake_providers.persistent = SlowChunks(seconds=0.1)
+    port = free_port()
+    environment = {**cluster_environment, "REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+    async with private_redis(port) as redis_process, processes(environment, workdir, 2) as (owner, watcher):
+        alice = await sign_up(owner, "alice")
+        run_id = (await execute(owner, START_RUN, {"input": STORY}, alice))["startRun"]["id"]
+        async with graphql_ws(watcher.url, payload={"token": alice.access_token}) as connection:
+            operation = await connection.subscribe(RUN_EVENTS_AFTER, {"runId": run_id, "afterSeq": 0})
+            seen = await receive_events(connection, 10)
+            redis_process.kill()
+            await redis_process.wait()
+            await asyncio.sleep(1)
+            async with private_redis(port):
+                seen += await collect(connection, operation)
+                after_restart = await watch(watcher, alice, run_id, after_seq=0)
+
+    assert seen[-1]["__typename"] == "RunCompleted"
+    stored = await stored_log(session_factory, run_id)
+    assert_log_holds(seen, stored)
+    assert len(seen) == len(stored) and after_restart == seen
 
 
 async def test_notifications_reach_subscribers_on_every_process(
