@@ -39,6 +39,7 @@ async def follow_run(
 ) -> AsyncIterator[RunEvent]:
     """Every event after `after_seq`, once and in order, until the run's terminal event."""
     next_seq = after_seq + 1
+    on_stream = False  # reading the run's Redis stream: it had every event so far
     while True:
         tail = tails.get(run_id)
         if tail is not None and next_seq >= tail.first_seq:
@@ -48,6 +49,10 @@ async def follow_run(
                     return
                 await tail.changed()
                 continue
+        elif on_stream and streams is not None:
+            events = await _from_stream(streams, run_id, next_seq)
+            # Nothing new for a while, or a gap: storage says whether the run goes on.
+            on_stream = bool(events)
         else:
             events = await stored_events(session_factory, run_id, after_seq=next_seq - 1, limit=STORED_PAGE)
             if not events and tail is None:
@@ -57,7 +62,8 @@ async def follow_run(
                     if not events:
                         return
                 else:
-                    events = await _from_stream(streams, run_id, next_seq)
+                    on_stream = True
+                    continue
         for event in events:
             yield event
             next_seq = event.seq + 1
