@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import getpass
 import json
 import logging
@@ -57,7 +58,8 @@ class CommandError(Exception):
     """A command cannot do what it was asked; the message says why."""
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *, serving: bool = False) -> Starlette:
+    """The application. `serving`: this process is a server and nothing else (not a test)."""
     settings = settings or load_settings()
 
     @asynccontextmanager
@@ -65,6 +67,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         async with opened_backend(settings) as backend:
             await backend.prepare_to_serve()
             app.state.backend = backend
+            if serving:
+                # What start-up built lives as long as the process: out of the collector's
+                # sight, full collections take milliseconds instead of hundreds of them.
+                gc.freeze()
             yield
 
     view = GraphQLView(
@@ -123,7 +129,7 @@ async def prepare_database(engine: AsyncEngine) -> None:
 def __getattr__(name: str) -> Starlette:
     # `uvicorn main:app`: built on first access, so importing main has no side effects.
     if name == "app":
-        return create_app()
+        return create_app(serving=True)
     raise AttributeError(name)
 
 
@@ -139,7 +145,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
     if settings.embedded:
         print(f"Database: {settings.database_url} (embedded SQLite)", flush=True)
     uvicorn.run(
-        create_app(settings), host=args.host, port=port, log_level=args.log_level, **server_options(settings)
+        create_app(settings, serving=True), host=args.host, port=port, log_level=args.log_level, **server_options(settings)
     )
 
 
