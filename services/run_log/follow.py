@@ -40,8 +40,11 @@ async def follow_run(
     """Every event after `after_seq`, once and in order, until the run's terminal event."""
     next_seq = after_seq + 1
     on_stream = False  # reading the run's Redis stream: it had every event so far
+    tail = None
     while True:
-        tail = tails.get(run_id)
+        # Once found, kept: a tail leaves the registry with its run's end, which its followers
+        # still read from it (storage may be what ended the run).
+        tail = tail or tails.get(run_id)
         if tail is not None and next_seq >= tail.first_seq:
             events = tail.since(next_seq) or []
             if not events:

@@ -237,14 +237,15 @@ async def test_a_database_that_stays_down_ends_the_run_for_its_watchers_and_late
 # --- a provider that fails, drops or hangs ---------------------------------------------------
 
 
-async def test_a_provider_that_refuses_then_drops_mid_stream_fails_its_node_and_ends_the_log(
+async def test_a_provider_that_errs_refuses_then_drops_mid_stream_fails_its_node_and_ends_the_log(
     live_server: str,
     live_api: GraphQLClient,
     fake_providers: FakeProviderState,
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
-    # The first call (the prompt that weaves persona and scene) gets 429, then a stream that breaks.
-    fake_providers.fail_next(HttpError(429, retry_after="0"), Drop(after_chunks=3))
+    # The first call (the prompt that weaves persona and scene) gets 500, then 429, then a
+    # stream that breaks after its first text (a failure retrying cannot undo).
+    fake_providers.fail_next(HttpError(500), HttpError(429, retry_after="0"), Drop(after_chunks=3))
     alice = await live_api.signup("alice")
     seen = await run_over_websocket(live_server, alice, STORY)
 
