@@ -24,9 +24,14 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, environ: Mapping[str, str], workdir: Path) -> None:
-        self.environ = {**os.environ, **environ}
+    """`python main.py serve` in `workdir`, with this environment plus `environ` (without a
+    DATABASE_URL the test runner may have: the embedded default unless `environ` gives one)."""
+
+    def __init__(self, environ: Mapping[str, str], workdir: Path, *, python: str = sys.executable) -> None:
+        inherited = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+        self.environ = {**inherited, **environ}
         self.workdir = workdir
+        self.python = python
         self.port = free_port()
         self.process: asyncio.subprocess.Process | None = None
 
@@ -36,7 +41,7 @@ class ServerProcess:
 
     async def start(self) -> None:
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
+            self.python,
             str(ROOT / "main.py"),
             "serve",
             "--port",
@@ -78,8 +83,10 @@ class ServerProcess:
 
 
 @asynccontextmanager
-async def server_process(environ: Mapping[str, str], workdir: Path) -> AsyncIterator[ServerProcess]:
-    server = ServerProcess(environ, workdir)
+async def server_process(
+    environ: Mapping[str, str], workdir: Path, *, python: str = sys.executable
+) -> AsyncIterator[ServerProcess]:
+    server = ServerProcess(environ, workdir, python=python)
     await server.start()
     try:
         yield server

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 from gql import Client, GraphQLRequest
 from gql.transport.httpx import HTTPXAsyncTransport
 from gql.transport.websockets import WebsocketsTransport
 
-MAIN = Path(__file__).resolve().parent.parent / "main.py"
+from tests.server_process import server_process
 
 SIGNUP = """mutation($input: SignupInput!) { signup(input: $input) { accessToken user { username } } }"""
 LOGIN = """mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken } }"""
@@ -36,45 +30,11 @@ GRAPH = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    environ = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
-    process = subprocess.Popen(
-        [sys.executable, str(MAIN), "serve", "--port", str(port), "--log-level", "warning"],
-        cwd=tmp_path,
-        env={**environ, "BCRYPT_ROUNDS": "4"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base_url, process)
-        yield base_url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+async def server(tmp_path: Path) -> AsyncIterator[str]:
+    async with server_process({"BCRYPT_ROUNDS": "4"}, tmp_path) as process:
+        yield process.url
     assert (tmp_path / "flows.sqlite3").is_file()
-
-
-def wait_until_up(base_url: str, process: subprocess.Popen[str]) -> None:
-    for _ in range(300):
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stdout.read() if process.stdout else ''}")
-        try:
-            if httpx.post(f"{base_url}/graphql", json={"query": "{ health { status } }"}).is_success:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("server did not start within 30 s")
 
 
 def request(document: str, **variables: object) -> GraphQLRequest:

@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable
 from importlib import metadata
 from pathlib import Path
 
@@ -15,7 +15,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.test_end_to_end import free_port, wait_until_up
+from tests.server_process import server_process
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -80,27 +80,12 @@ def environment_without_dev_tools(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def server_without_dev_tools(environment_without_dev_tools: Path, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    environ = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
-    process = subprocess.Popen(
-        [str(environment_without_dev_tools), str(ROOT / "main.py"), "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env={**environ, "BCRYPT_ROUNDS": "4"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base_url, process)
-        yield base_url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+async def server_without_dev_tools(environment_without_dev_tools: Path, tmp_path: Path) -> AsyncIterator[str]:
+    async with server_process({"BCRYPT_ROUNDS": "4"}, tmp_path, python=str(environment_without_dev_tools)) as process:
+        yield process.url
 
 
-def test_serve_runs_without_the_dev_group(environment_without_dev_tools: Path, server_without_dev_tools: str) -> None:
+async def test_serve_runs_without_the_dev_group(environment_without_dev_tools: Path, server_without_dev_tools: str) -> None:
     has_pytest = subprocess.run([str(environment_without_dev_tools), "-c", "import pytest"], capture_output=True)
     health = httpx.post(f"{server_without_dev_tools}/graphql", json={"query": "{ health { status database } }"})
 

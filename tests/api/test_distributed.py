@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-import websockets
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 

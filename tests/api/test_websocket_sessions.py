@@ -22,7 +22,7 @@ from main import create_app
 from services.settings import Settings
 from services.tokens import ACCESS_TOKEN_LIFETIME, TokenCodec
 from tests.api_fixtures import TEST_SECRET_KEY, settings_for
-from tests.fakes.providers import FakeProviderState, SlowChunks, fake_provider_app
+from tests.fakes.providers import FakeProviderState, SlowChunks
 from tests.fakes.server import serve_app
 from tests.graphql_client import PASSWORD, Account, GraphQLClient, Subscription, graphql_ws
 
@@ -35,17 +35,6 @@ RUN_STATUS = "query($id: ID!) { run(id: $id) { status } }"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # Generous: the socket is re-checked every second in these tests.
 CLOSE_WITHIN_SECONDS = 8
-
-
-@pytest.fixture
-def fake_providers() -> FakeProviderState:
-    return FakeProviderState()
-
-
-@pytest.fixture
-async def provider_url(fake_providers: FakeProviderState) -> AsyncIterator[str]:
-    async with serve_app(fake_provider_app(fake_providers)) as base_url:
-        yield base_url
 
 
 @pytest.fixture
