@@ -175,12 +175,7 @@ class RunManager:
             graph = parsed_graph(graph_json, self._limits, field="graph")
             provider_id = checked_text_provider(run_input.provider_id) or (flow.provider_id if flow else None)
             repository = RunRepository(session)
-            if await repository.running_count(user.id) >= self._max_runs_per_user:
-                raise RateLimited(
-                    f"you have {self._max_runs_per_user} runs going already (the limit); "
-                    "wait for one to end or cancel one",
-                    retry_after_seconds=1,
-                )
+            await self._require_room_for_a_run(repository, user.id)
             run = Run(
                 id=uuid.uuid4(),
                 user_id=user.id,
@@ -194,9 +189,10 @@ class RunManager:
             )
             cancel_token = CancelToken()
             # Open before the row commits, so a follower that finds the row finds the live run.
+            owner = RunOwner(user_id=user.id, project_id=flow.project_id if flow else None, session_id=str(actor.session_id))
             record = self._journal.open(
                 run.id,
-                RunOwner(user_id=user.id, project_id=flow.project_id if flow else None, session_id=str(actor.session_id)),
+                owner,
                 flow_id=run.flow_id,
                 node_types={node.id: node.type for node in graph.nodes},
                 on_abandon=cancel_token.cancel,
@@ -217,9 +213,19 @@ class RunManager:
             cancel_token=cancel_token,
             delta_window=self._delta_window,
         )
-        live = LiveRun(run, request, cancel_token, record)
-        self._live[run.id] = live
-        live.task = asyncio.create_task(self._execute(live), name=f"run {run.id}")
+        return self._launch(LiveRun(run, request, cancel_token, record))
+
+    async def _require_room_for_a_run(self, repository: RunRepository, user_id: int) -> None:
+        if await repository.running_count(user_id) >= self._max_runs_per_user:
+            raise RateLimited(
+                f"you have {self._max_runs_per_user} runs going already (the limit); "
+                "wait for one to end or cancel one",
+                retry_after_seconds=1,
+            )
+
+    def _launch(self, live: LiveRun) -> LiveRun:
+        self._live[live.run_id] = live
+        live.task = asyncio.create_task(self._execute(live), name=f"run {live.run_id}")
         return live
 
     async def stream(self, actor: Actor, run_input: RunInput) -> AsyncIterator[RunEvent]:
