@@ -40,6 +40,10 @@ NOTIFICATION_CHANNEL = "notifications"
 RECONNECT_DELAY_SECONDS = 1.0
 
 
+class ClusterUnavailable(Exception):
+    """Distributed mode cannot start: Redis does not answer."""
+
+
 @dataclass(frozen=True)
 class ClusterCallbacks:
     cancel: Callable[[uuid.UUID], None]  # a run of this process is to be cancelled
@@ -68,7 +72,11 @@ class Cluster:
         return f"{self.prefix}{name}"
 
     async def start(self, callbacks: ClusterCallbacks) -> None:
-        await self._beat()
+        try:
+            await self._beat()
+        except RedisError as error:
+            # Starting anyway would leave this process's runs looking like a dead process's.
+            raise ClusterUnavailable(f"REDIS_URL is set but Redis does not answer: {error}") from error
         self._tasks = [
             asyncio.create_task(self._beat_forever(callbacks.sweep), name="cluster heartbeat"),
             asyncio.create_task(self._listen_forever(callbacks), name="cluster listener"),
