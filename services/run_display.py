@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import sys
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TextIO
@@ -254,8 +254,9 @@ def _duration(seconds: float) -> str:
 
 def print_ending(view: RunView, console: Console) -> None:
     """The end nodes' outputs in full, then how the run ended."""
-    for row in _with_outputs(view.end_nodes()):
-        assert row.output is not None
+    for row in view.end_nodes():
+        if row.output is None:
+            continue
         console.print(Rule(Text(f"{row.node_id} ({row.node_type})"), align="left"))
         text = row.output.get("text")
         if isinstance(text, str) and len(row.output) == 1:
@@ -263,10 +264,6 @@ def print_ending(view: RunView, console: Console) -> None:
         else:
             console.print_json(data=row.output)
     console.print(_outcome(view))
-
-
-def _with_outputs(rows: Iterable[NodeRow]) -> list[NodeRow]:
-    return [row for row in rows if row.output is not None]
 
 
 def _outcome(view: RunView) -> Text:

@@ -318,3 +318,20 @@ def test_run_shows_its_first_line_without_importing_the_web_stack(tmp_path: Path
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time")}
     assert result.returncode == 2
     assert {"strawberry", "sqlalchemy", "starlette", "uvicorn", "alembic"}.isdisjoint(imported)
+
+
+async def test_an_image_flow_writes_its_images_into_the_media_directory(tmp_path: Path) -> None:
+    async with fake_provider(FakeProviderState()) as url:
+        status, events, stderr = await run_json(
+            tmp_path,
+            EXAMPLES / "image-flow.json",
+            "--provider",
+            "mistral",
+            env=command_environment(
+                url, MISTRAL_API_KEY="test-key", FIREWORKS_API_KEY="test-key", FIREWORKS_BASE_URL=url
+            ),
+        )
+    assert status == 0, stderr
+    (image,) = events[-1]["outputs"]["gallery"]["images"]
+    assert Path(image["url"]).parent == tmp_path / "media"
+    assert Path(image["url"]).is_file()
