@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -283,6 +284,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:  # Ctrl-C before a run had started, or in another command
         return 130
+    except BrokenPipeError:  # the reader of our output went away (`run --json | head`)
+        # Python would complain again while flushing stdout at exit: point it at nothing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as when SIGPIPE ends a process
     return status or 0
 
 
