@@ -77,7 +77,8 @@ def load_flow(
         plan = validate_graph(graph, catalog, settings.limits.graph_limits)
     except (OSError, ValueError) as error:  # GraphShapeError, GraphValidationError, bad JSON
         raise RunRefused(f"{path}: {error}") from None
-    check_providers(plan, provider_id=provider_id, available=_availability(settings))
+    registry = ProviderRegistry.from_settings(settings.providers)  # builds no client: only asked
+    check_providers(plan, provider_id=provider_id, available=registry.available)
     return FlowFile(path=path, plan=plan, provider_id=provider_id)
 
 
@@ -98,9 +99,9 @@ def check_providers(
         try:
             choice = resolve_model(data=planned.node.data, spec=planned.spec, flow_provider_id=provider_id)
         except ModelResolutionError as error:
+            hint = f" (the flow's provider: --provider, one of {', '.join(TEXT_PROVIDER_IDS)})"
             raise RunRefused(
-                f"node {node_id!r} ({planned.node.type}): {error} "
-                f"(the flow's provider: --provider, one of {', '.join(TEXT_PROVIDER_IDS)})"
+                f"node {node_id!r} ({planned.node.type}): {error}{hint if provider_id is None else ''}"
             ) from None
         if not available(choice.provider_id):
             info = PROVIDERS[choice.provider_id]
@@ -108,10 +109,6 @@ def check_providers(
                 f"node {node_id!r} ({planned.node.type}) calls {info.name}: "
                 f"{info.setting_prefix}_API_KEY is not set"
             )
-
-
-def _availability(settings: Settings) -> Callable[[str], bool]:
-    return lambda provider_id: bool((found := settings.providers.get(provider_id)) and found.api_key)
 
 
 async def execute(flow: FlowFile, settings: Settings, show: Callable[[run_events.RunEvent], None]) -> int:
