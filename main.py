@@ -5,7 +5,8 @@
     uv run main.py seed                          write the component catalog
     uv run main.py create-user / create-admin    add an editor user / a backoffice user
     uv run main.py export-schema [FILE]          write the GraphQL SDL (default schema.graphql)
-    uv run main.py run FLOW.json [--provider P]  run a flow file here, with live progress
+    uv run main.py run FLOW.json [--provider P] [--json]
+                                                 run a flow file here, with live progress
 
 `uvicorn main:app` serves the same application, configured from the environment.
 """
@@ -16,38 +17,25 @@ import argparse
 import asyncio
 import gc
 import getpass
-import json
 import logging
+import os
 import sys
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.responses import RedirectResponse
-from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
-
-from db.engine import create_engine, create_session_factory
-from db.migrations import upgrade_database
-from resolvers.cors import cors_middleware
-from resolvers.http import GraphQLView
-from resolvers.middleware import RequestBodyLimits, WebSocketMessageLimit
-from resolvers.serving import redact_tokens_in_server_logs, server_options
-from schema.root import build_schema
-from seeds.seeding import seed_catalog
-from services import auth
-from services.backend import Backend, open_backend
 from services.errors import DomainError
-from services.execution import events as run_events
-from services.execution.graph import parse_graph
-from services.execution.runner import RunRequest, run_flow
-from services.runs import MediaDirectory
 from services.settings import Settings, SettingsError, load_settings
+
+# The web stack and the database layer take a second or more to import: each command imports
+# what it uses, so `run` shows its first line at once and `uvicorn main:app` pays only for the app.
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+    from starlette.applications import Starlette
+
+    from services.auth import AccountKind
+    from services.backend import Backend
 
 logger = logging.getLogger("flow_backend")
 
@@ -60,6 +48,20 @@ class CommandError(Exception):
 
 def create_app(settings: Settings | None = None, *, serving: bool = False) -> Starlette:
     """The application. `serving`: this process is a server and nothing else (not a test)."""
+    from datetime import timedelta
+
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.responses import RedirectResponse
+    from starlette.routing import Mount, Route, WebSocketRoute
+    from starlette.staticfiles import StaticFiles
+
+    from resolvers.cors import cors_middleware
+    from resolvers.http import GraphQLView
+    from resolvers.middleware import RequestBodyLimits, WebSocketMessageLimit
+    from resolvers.serving import redact_tokens_in_server_logs
+    from schema.root import build_schema
+
     settings = settings or load_settings()
 
     @asynccontextmanager
@@ -104,6 +106,9 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> St
 async def opened_backend(settings: Settings) -> AsyncIterator[Backend]:
     """The process-wide objects, closed on exit. The embedded default sets its database up
     itself; PostgreSQL is migrated with `migrate`."""
+    from db.engine import create_engine
+    from services.backend import open_backend
+
     engine = create_engine(settings.database_url)
     try:
         if settings.embedded:
@@ -120,6 +125,10 @@ async def opened_backend(settings: Settings) -> AsyncIterator[Backend]:
 
 async def prepare_database(engine: AsyncEngine) -> None:
     """Migrate to the latest schema and seed the catalog; both are safe to repeat."""
+    from db.engine import create_session_factory
+    from db.migrations import upgrade_database
+    from seeds.seeding import seed_catalog
+
     await upgrade_database(engine)
     async with create_session_factory(engine)() as session:
         await seed_catalog(session)
@@ -139,6 +148,8 @@ def __getattr__(name: str) -> Starlette:
 def serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
+    from resolvers.serving import server_options
+
     port = args.port or settings.port
     shown_host = "localhost" if args.host in ("0.0.0.0", "127.0.0.1") else args.host
     print(f"GraphiQL: http://{shown_host}:{port}/graphql", flush=True)
@@ -150,6 +161,9 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def migrate(settings: Settings, args: argparse.Namespace) -> None:
+    from db.engine import create_engine
+    from db.migrations import upgrade_database
+
     engine = create_engine(settings.database_url)
     try:
         await upgrade_database(engine)
@@ -159,6 +173,9 @@ async def migrate(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def seed(settings: Settings, args: argparse.Namespace) -> None:
+    from db.engine import create_engine, create_session_factory
+    from seeds.seeding import seed_catalog
+
     engine = create_engine(settings.database_url)
     try:
         async with create_session_factory(engine)() as session:
@@ -177,7 +194,9 @@ async def create_admin(settings: Settings, args: argparse.Namespace) -> None:
     await _create_account(settings, args, "backoffice")
 
 
-async def _create_account(settings: Settings, args: argparse.Namespace, kind: auth.AccountKind) -> None:
+async def _create_account(settings: Settings, args: argparse.Namespace, kind: AccountKind) -> None:
+    from services import auth
+
     password = args.password or getpass.getpass("password: ")
     async with opened_backend(settings) as backend, backend.session_factory() as session:
         account = await auth.create_account(
@@ -192,40 +211,17 @@ async def _create_account(settings: Settings, args: argparse.Namespace, kind: au
     print(f"created {'backoffice user' if kind == 'backoffice' else 'user'} {account.username} (id {account.id})")
 
 
-async def run(settings: Settings, args: argparse.Namespace) -> None:
+async def run(settings: Settings, args: argparse.Namespace) -> int:
     """Runs a flow file with this machine's provider settings; nothing is stored."""
+    from services import cli_run
+    from services.run_display import open_display
+
     try:
-        graph = parse_graph(json.loads(Path(args.file).read_text()), settings.limits.graph_limits)
-    except (OSError, ValueError) as error:
-        raise CommandError(f"{args.file}: {error}") from None
-    request = RunRequest(run_id=str(uuid.uuid4()), graph=graph, flow_provider_id=args.provider)
-    async with opened_backend(settings) as backend:
-        async for event in run_flow(
-            request,
-            catalog=backend.catalog,
-            providers=backend.providers,
-            media=MediaDirectory(settings.media_dir, url_prefix=str(settings.media_dir.resolve())),
-            limits=settings.limits.graph_limits,
-        ):
-            print_progress(event)
-
-
-def print_progress(event: run_events.RunEvent) -> None:
-    match event:
-        case run_events.NodeStatusChanged(node_id=node_id, status=status):
-            print(f"  {node_id:<24} {status.value}", flush=True)
-        case run_events.NodeCompleted(node_id=node_id, output=output):
-            preview = json.dumps(output, ensure_ascii=False)
-            print(f"  {node_id:<24} completed  {preview[:70]}{'...' if len(preview) > 70 else ''}", flush=True)
-        case run_events.NodeFailed(node_id=node_id, error=error):
-            print(f"  {node_id:<24} FAILED: {error}", flush=True)
-        case run_events.RunCompleted(outputs=outputs):
-            print("run completed; outputs:")
-            print(json.dumps(outputs, indent=2, ensure_ascii=False))
-        case run_events.RunFailed(error=error):
-            print(f"run failed: {error}")
-        case run_events.RunCancelled():
-            print("run cancelled")
+        flow = cli_run.load_flow(Path(args.file), provider_id=args.provider, settings=settings)
+    except cli_run.RunRefused as error:
+        raise CommandError(str(error)) from None
+    async with open_display(flow, json_lines=args.json) as display:
+        return await cli_run.execute(flow, settings, display.show)
 
 
 def export_schema(settings: Settings, args: argparse.Namespace) -> None:
@@ -234,10 +230,13 @@ def export_schema(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def schema_sdl() -> str:
+    from schema.root import build_schema
+
     return build_schema().as_str() + "\n"
 
 
-Command = Callable[[Settings, argparse.Namespace], Awaitable[None] | None]
+# A command returns its exit status, or None for 0.
+Command = Callable[[Settings, argparse.Namespace], Awaitable[int | None] | None]
 
 
 def parser() -> argparse.ArgumentParser:
@@ -262,9 +261,14 @@ def parser() -> argparse.ArgumentParser:
         account_parser.add_argument("--password", help="asked for when left out")
         account_parser.set_defaults(handler=handler)
 
-    run_parser = commands.add_parser("run", help="run a flow file (JSON) with live progress")
+    run_parser = commands.add_parser(
+        "run",
+        help="run a flow file (JSON) with live progress",
+        description="Exit status: 0 completed, 1 failed, 2 bad input (nothing ran), 130 cancelled (Ctrl-C).",
+    )
     run_parser.add_argument("file")
     run_parser.add_argument("--provider", help="text provider for nodes without their own model")
+    run_parser.add_argument("--json", action="store_true", help="print the events as JSON lines")
     run_parser.set_defaults(handler=run)
 
     export_parser = commands.add_parser("export-schema", help="write the GraphQL SDL")
@@ -280,12 +284,21 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         handler: Command = args.handler
         outcome = handler(settings, args)
-        if outcome is not None:
-            asyncio.run(outcome)  # type: ignore[arg-type]
+        status = asyncio.run(_awaited(outcome)) if outcome is not None else None
     except (CommandError, SettingsError, DomainError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    return 0
+    except KeyboardInterrupt:  # Ctrl-C before a run had started, or in another command
+        return 130
+    except BrokenPipeError:  # the reader of our output went away (`run --json | head`)
+        # Python would complain again while flushing stdout at exit: point it at nothing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as when SIGPIPE ends a process
+    return status or 0
+
+
+async def _awaited(outcome: Awaitable[int | None]) -> int | None:
+    return await outcome
 
 
 if __name__ == "__main__":

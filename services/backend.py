@@ -18,7 +18,8 @@ from services.events import EventBus
 from services.execution.providers.registry import ProviderRegistry
 from services.rate_limit import LoginRateLimiter, SignupRateLimiter
 from services.run_log.streams import RunStreams
-from services.runs import MediaDirectory, RunManager, mark_interrupted_runs
+from services.media import MediaDirectory
+from services.runs import RunManager, mark_interrupted_runs
 from services.sessions import SessionStates
 from services.settings import Settings
 from services.tokens import TokenCodec

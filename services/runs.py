@@ -12,12 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import mimetypes
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -35,6 +33,7 @@ from services.execution.events import RunEvent, utc_now
 from services.execution.graph import GraphLimits
 from services.execution.providers.registry import ProviderRegistry
 from services.execution.runner import CancelToken, RunRequest, run_flow
+from services.media import MediaDirectory
 from services.flows import checked_text_provider, get_flow, parsed_graph
 from services.pagination import Page, PageRequest
 from services.cluster import Cluster
@@ -59,21 +58,6 @@ class RunInput:
     provider_id: str | None = None
     trigger_node_id: str | None = None
     cached_outputs: object | None = None
-
-
-class MediaDirectory:
-    """Generated images, stored as files and served by the app under `url_prefix`."""
-
-    def __init__(self, directory: Path, url_prefix: str = "/media") -> None:
-        self.directory = directory
-        self.url_prefix = url_prefix
-
-    async def save(self, data: bytes, content_type: str) -> str:
-        extension = mimetypes.guess_extension(content_type) or ".bin"
-        name = f"{uuid.uuid4().hex}{extension}"
-        self.directory.mkdir(parents=True, exist_ok=True)
-        await asyncio.to_thread((self.directory / name).write_bytes, data)
-        return f"{self.url_prefix}/{name}"
 
 
 class UserCharacters:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -10,11 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.providers import FakeProviderState, fake_provider_app
-from tests.fakes.server import serve_app
-
 MAIN = Path(__file__).resolve().parent.parent / "main.py"
-EXAMPLES = MAIN.parent / "examples"
 
 
 def run(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -81,32 +76,3 @@ def test_production_mode_without_a_secret_key_is_refused(tmp_path: Path) -> None
     )
     assert result.returncode == 2
     assert "AUTH_SECRET_KEY" in result.stderr
-
-
-async def test_run_executes_a_flow_file_with_live_progress(tmp_path: Path) -> None:
-    async with serve_app(fake_provider_app(FakeProviderState())) as provider_url:
-        environ = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(MAIN),
-            "run",
-            str(EXAMPLES / "story-flow.json"),
-            "--provider",
-            "mistral",
-            cwd=tmp_path,
-            env={**environ, "MISTRAL_API_KEY": "test-key", "MISTRAL_BASE_URL": provider_url},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
-    text = output.decode()
-    assert process.returncode == 0, text
-    assert "french                   running" in text
-    assert "run completed; outputs:" in text
-    assert '"prompt-fr"' in text
-
-
-def test_run_names_a_missing_file(tmp_path: Path) -> None:
-    result = run(tmp_path, "run", "no-such-flow.json")
-    assert result.returncode == 2
-    assert "no-such-flow.json" in result.stderr
