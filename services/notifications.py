@@ -55,6 +55,3 @@ class NotificationHub(Generic[Event]):
             self._queues[user_id].discard(queue)
             if not self._queues[user_id]:
                 del self._queues[user_id]
-
-    def subscriber_count(self) -> int:
-        return sum(len(queues) for queues in self._queues.values())

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import BackofficeUser, User
+from db.models import User
 from db.repositories.users import AccountRepository
 from services.auth import Actor
 from services.errors import NotFound
@@ -19,13 +19,6 @@ async def get_user(session: AsyncSession, actor: Actor, user_id: str) -> User:
     user = await AccountRepository(session, User).get(wanted)
     if user is None:
         raise NotFound("user", user_id)
-    return user
-
-
-async def get_backoffice_user(session: AsyncSession, actor: Actor) -> BackofficeUser:
-    user = await AccountRepository(session, BackofficeUser).get(actor.id)
-    if user is None:
-        raise NotFound("backoffice user", actor.id)
     return user
 
 

@@ -20,10 +20,6 @@ class ComponentRepository(Repository):
         statement = select(AgenticComponent).order_by(AgenticComponent.order, AgenticComponent.type)
         return (await self.session.scalars(statement)).all()
 
-    async def get_by_type(self, component_type: str) -> AgenticComponent | None:
-        statement = select(AgenticComponent).where(AgenticComponent.type == component_type)
-        return (await self.session.scalars(statement)).first()
-
     async def fields_for(self, component_ids: Sequence[uuid.UUID]) -> Sequence[ComponentField]:
         statement = (
             select(ComponentField)

@@ -219,10 +219,6 @@ def event_from_json(name: str, payload: Mapping[str, Any]) -> RunEvent:
     return event_type.from_json(payload)
 
 
-def is_run_event_name(name: str) -> bool:
-    return name in EVENT_TYPES
-
-
 def _common(event: RunEvent) -> JSONObject:
     return {"runId": event.run_id, "seq": event.seq, "at": event.at.isoformat()}
 

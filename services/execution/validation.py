@@ -59,9 +59,6 @@ class ExecutionPlan:
     def descendants(self, node_id: str) -> set[str]:
         return _reachable(node_id, lambda n: self.nodes[n].downstream)
 
-    def ancestors(self, node_id: str) -> set[str]:
-        return _reachable(node_id, lambda n: self.nodes[n].upstream)
-
 
 @dataclass(frozen=True, slots=True)
 class _Wire:

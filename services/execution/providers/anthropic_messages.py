@@ -44,7 +44,7 @@ class AnthropicProvider(StreamingTextProvider["anthropic.AsyncStream[RawMessageS
         policy: RetryPolicy,
         semaphore: asyncio.Semaphore,
     ) -> None:
-        super().__init__(info, api_key=api_key, base_url=base_url, policy=policy, semaphore=semaphore)
+        super().__init__(info, api_key=api_key, policy=policy, semaphore=semaphore)
         self._client = anthropic.AsyncAnthropic(
             api_key=api_key, base_url=base_url, timeout=policy.timeout, max_retries=0
         )

@@ -21,7 +21,6 @@ class StreamingTextProvider(Generic[Stream]):
         info: ProviderInfo,
         *,
         api_key: str,
-        base_url: str,
         policy: RetryPolicy,
         semaphore: asyncio.Semaphore,
     ) -> None:
