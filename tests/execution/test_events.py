@@ -59,7 +59,3 @@ def test_unknown_event_name_is_refused() -> None:
     with pytest.raises(UnknownEventError, match=r"run\.exploded"):
         event_from_json("run.exploded", {})
 
-
-def test_events_are_immutable() -> None:
-    with pytest.raises(AttributeError):
-        EVENTS[0].seq = 9  # type: ignore[misc]

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from typing import Any
 
 from seeds.catalog import CATALOG
@@ -173,38 +172,73 @@ def two_branches() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return nodes, edges
 
 
+class MeetingProvider(FakeTextProvider):
+    """Each call waits until `parties` calls are in flight at once: calls made one after the
+    other never meet, and the node fails."""
+
+    def __init__(self, provider_id: str = "mistral", *, parties: int) -> None:
+        super().__init__(provider_id)
+        self.parties = parties
+        self.arrived = 0
+        self.all_here = asyncio.Event()
+
+    async def stream_text(self, request: Any) -> Any:
+        self.arrived += 1
+        if self.arrived == self.parties:
+            self.all_here.set()
+        await asyncio.wait_for(self.all_here.wait(), timeout=5)
+        yield "met"
+
+
+class SignallingProvider(FakeTextProvider):
+    """Sets `called` when its first call starts, then answers."""
+
+    def __init__(self, provider_id: str) -> None:
+        super().__init__(provider_id)
+        self.called = asyncio.Event()
+
+    async def stream_text(self, request: Any) -> Any:
+        self.called.set()
+        yield "signalled"
+
+
+class WaitingProvider(FakeTextProvider):
+    """Answers only once `signal` is set (the run fails that node after 5 s otherwise)."""
+
+    def __init__(self, provider_id: str, signal: asyncio.Event) -> None:
+        super().__init__(provider_id)
+        self.signal = signal
+
+    async def stream_text(self, request: Any) -> Any:
+        await asyncio.wait_for(self.signal.wait(), timeout=5)
+        yield "waited"
+
+
 async def test_independent_branches_run_concurrently() -> None:
     nodes, edges = two_branches()
-    provider = FakeTextProvider(delay=0.2)
-    started = time.perf_counter()
+    provider = MeetingProvider(parties=2)
     events = await run(graph(nodes, edges), providers=FakeProviders(provider))
-    elapsed = time.perf_counter() - started
-    assert isinstance(events[-1], RunCompleted)
-    assert provider.calls == 2
-    assert elapsed < 0.35
+    assert isinstance(events[-1], RunCompleted), events[-1]
 
 
 async def test_a_node_starts_when_its_inputs_are_done_not_when_its_level_is() -> None:
-    # Branch 1 is slow then fast, branch 2 fast then slow: a barrier per level would take
-    # 0.2 + 0.2 s; starting each node when its own input is done takes 0.2 + 0.05 s.
-    slow = {"provider": "glm"}
+    # a1 (level 1) answers only once b2 (level 2) has started: with a barrier per level b2
+    # would wait for a1, and a1 for b2.
+    b2_started = SignallingProvider("openrouter")
     nodes = [
         node("idea1", "initialPrompt", text="one"),
-        node("a1", "promptEnhancer", model=slow),
+        node("a1", "promptEnhancer", model={"provider": "glm"}),
         node("a2", "grammarFix"),
         node("idea2", "initialPrompt", text="two", y=200),
         node("b1", "promptEnhancer", y=200),
-        node("b2", "grammarFix", y=200, model=slow),
+        node("b2", "grammarFix", y=200, model={"provider": "openrouter"}),
     ]
     edges = [edge("idea1", "a1"), edge("a1", "a2"), edge("idea2", "b1"), edge("b1", "b2")]
     providers = FakeProviders(
-        FakeTextProvider("mistral", delay=0.05), FakeTextProvider("glm", delay=0.2)
+        FakeTextProvider("mistral"), WaitingProvider("glm", b2_started.called), b2_started
     )
-    started = time.perf_counter()
     events = await run(graph(nodes, edges), providers=providers)
-    elapsed = time.perf_counter() - started
-    assert isinstance(events[-1], RunCompleted)
-    assert elapsed < 0.35
+    assert isinstance(events[-1], RunCompleted), events[-1]
 
 
 async def test_text_inputs_are_merged_in_canvas_order() -> None:
