@@ -36,6 +36,7 @@ from db.migrations import upgrade_database
 from resolvers.cors import cors_middleware
 from resolvers.http import GraphQLView
 from resolvers.middleware import RequestBodyLimits, WebSocketMessageLimit
+from resolvers.pages import page_routes
 from resolvers.serving import redact_tokens_in_server_logs, server_options
 from schema.root import build_schema
 from seeds.seeding import seed_catalog
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", view),
             # Generated images, referenced by URL in imageGenerator outputs.
             Mount("/media", StaticFiles(directory=settings.media_dir), name="media"),
+            *page_routes(),
         ],
         middleware=[
             cors_middleware(settings.cors_origins),
