@@ -24,6 +24,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
+from opentelemetry.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -36,6 +37,7 @@ from db.migrations import upgrade_database
 from resolvers.cors import cors_middleware
 from resolvers.http import GraphQLView
 from resolvers.middleware import RequestBodyLimits, WebSocketMessageLimit
+from resolvers.operations import operations_routes
 from resolvers.pages import page_routes
 from resolvers.serving import redact_tokens_in_server_logs, server_options
 from schema.root import build_schema
@@ -48,6 +50,7 @@ from services.execution.graph import parse_graph
 from services.execution.runner import RunRequest, run_flow
 from services.runs import MediaDirectory
 from services.settings import Settings, SettingsError, load_settings
+from services.telemetry import start_tracing
 
 logger = logging.getLogger("flow_backend")
 
@@ -58,8 +61,10 @@ class CommandError(Exception):
     """A command cannot do what it was asked; the message says why."""
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvider | None = None) -> Starlette:
+    """`tracer_provider`: where traces go; by default what the OTEL_* settings say (none: off)."""
     settings = settings or load_settings()
+    tracer_provider = start_tracing(settings.telemetry, tracer_provider)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -69,7 +74,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
 
     view = GraphQLView(
-        build_schema(settings.limits),
+        build_schema(settings.limits, tracer_provider=tracer_provider),
         connection_init_wait_timeout=timedelta(seconds=settings.limits.websocket_init_timeout_seconds),
         allowed_origins=settings.cors_origins,
     )
@@ -84,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # Generated images, referenced by URL in imageGenerator outputs.
             Mount("/media", StaticFiles(directory=settings.media_dir), name="media"),
             *page_routes(),
+            *operations_routes(),
         ],
         middleware=[
             cors_middleware(settings.cors_origins),

@@ -14,6 +14,7 @@ from services.execution.catalog import Catalog
 from services.event_handlers import handlers
 from services.events import EventBus
 from services.execution.providers.registry import ProviderRegistry
+from services.metrics import MeasuredProviderRegistry
 from services.rate_limit import LoginRateLimiter, SignupRateLimiter
 from services.runs import MediaDirectory, RunManager, mark_interrupted_runs
 from services.sessions import SessionStates
@@ -46,7 +47,7 @@ class Backend:
             logger.warning("runs left running by a stopped server marked interrupted", extra={"count": interrupted})
 
     async def close(self) -> None:
-        await self.runs.close()
+        await self.runs.close(self.settings.shutdown_grace_seconds)
         await self.providers.aclose()
         await self.engine.dispose()
 
@@ -56,7 +57,7 @@ async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
     async with session_factory() as session:
         catalog = await load_catalog(session)
     bus = EventBus(handlers)
-    providers = ProviderRegistry.from_settings(settings.providers, concurrency=settings.provider_concurrency)
+    providers = MeasuredProviderRegistry.from_settings(settings.providers, concurrency=settings.provider_concurrency)
     runs = RunManager(
         session_factory=session_factory,
         bus=bus,

@@ -27,7 +27,8 @@ from db.models import ConsistentCharacter, EventLog, Run, RunStatus
 from db.repositories.projects import OwnedRepository
 from db.repositories.runs import RunRepository
 from services.auth import Actor, require_user
-from services.errors import BadInput, NotFound, RateLimited
+from services import metrics
+from services.errors import BadInput, NotFound, RateLimited, ShuttingDown
 from services.events import EventBus
 from services.execution import events as run_events
 from services.execution.catalog import Catalog
@@ -156,10 +157,13 @@ class RunManager:
         self._tails = LiveTails()
         self._journal = RunJournal(session_factory, bus, self._tails, storage_timeout=storage_timeout)
         self._live: dict[uuid.UUID, LiveRun] = {}
+        self.taking_runs = True  # False once shutting down
 
     async def start(self, actor: Actor, run_input: RunInput) -> LiveRun:
         """Checks the input, stores the run as running and starts its engine task."""
         user = require_user(actor)
+        if not self.taking_runs:
+            raise ShuttingDown("this server is shutting down and takes no new runs; start the run again shortly")
         cached_outputs = _cached_outputs(run_input.cached_outputs)
         async with self._session_factory() as session:
             flow = await get_flow(session, actor, run_input.flow_id) if run_input.flow_id else None
@@ -211,6 +215,7 @@ class RunManager:
         live = LiveRun(run, request, cancel_token, record)
         self._live[run.id] = live
         live.task = asyncio.create_task(self._execute(live), name=f"run {run.id}")
+        metrics.run_started()
         return live
 
     async def stream(self, actor: Actor, run_input: RunInput) -> AsyncIterator[RunEvent]:
@@ -236,7 +241,7 @@ class RunManager:
             yield event
 
     def follow(self, run_id: uuid.UUID, *, after_seq: int) -> AsyncIterator[RunEvent]:
-        return follow_run(run_id, after_seq=after_seq, tails=self._tails, session_factory=self._session_factory)
+        return metrics.delivered(follow_run(run_id, after_seq=after_seq, tails=self._tails, session_factory=self._session_factory))
 
     async def cancel(self, actor: Actor, run_id: str) -> Run:
         run = await self.get(actor, run_id)
@@ -251,14 +256,20 @@ class RunManager:
         async with self._session_factory() as session:
             return await get_run(session, actor, run_id)
 
-    async def close(self) -> None:
-        """Shutting down: cancel what is running and write what is left of every log."""
+    async def close(self, grace_seconds: float = 0.0) -> None:
+        """Shutting down: take no new runs, give live ones `grace_seconds` to end, cancel the
+        rest and write what is left of every log. Safe to call again."""
+        self.taking_runs = False
+        await self._wait_for_live_runs(grace_seconds)
         for live in list(self._live.values()):
             live.cancel()
-        tasks = [live.task for live in self._live.values() if live.task is not None]
-        if tasks:
-            await asyncio.wait(tasks, timeout=CANCEL_WAIT_SECONDS)
+        await self._wait_for_live_runs(CANCEL_WAIT_SECONDS)
         await self._journal.close()
+
+    async def _wait_for_live_runs(self, timeout: float) -> None:
+        tasks = [live.task for live in self._live.values() if live.task is not None]
+        if tasks and timeout > 0:
+            await asyncio.wait(tasks, timeout=timeout)
 
     async def _execute(self, live: LiveRun) -> None:
         """The run's task: the engine, then waiting for its log to be stored (until then
@@ -272,6 +283,7 @@ class RunManager:
             await live.record.finished.wait()
         finally:
             self._live.pop(live.run_id, None)
+            metrics.run_ended()
 
     async def _run_engine(self, live: LiveRun) -> None:
         record = live.record

@@ -116,6 +116,12 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     # Browser origins other than the server's own that may call the API (CORS, websockets).
     cors_origins: tuple[str, ...] = ()
+    # On SIGTERM, live runs get this long to end before they are cancelled (no new ones start).
+    shutdown_grace_seconds: int = 30
+    # "text" or "json" (one JSON object a line, for log collectors).
+    log_format: str = "text"
+    # The OTEL_* variables: tracing is configured by OpenTelemetry's standard settings.
+    telemetry: Mapping[str, str] = field(default_factory=dict)
     limits: Limits = Limits()
 
 
@@ -146,6 +152,9 @@ def load_settings(
         delta_window_ms=_int_setting(env, "DELTA_WINDOW_MS", 30, minimum=0),
         trusted_proxies=_list_setting(env, "TRUSTED_PROXIES"),
         cors_origins=_cors_origins(env, embedded=embedded),
+        shutdown_grace_seconds=_int_setting(env, "SHUTDOWN_GRACE_SECONDS", 30, minimum=0),
+        log_format=_choice_setting(env, "LOG_FORMAT", ("text", "json")),
+        telemetry={name: value for name, value in env.items() if name.startswith("OTEL_")},
         limits=Limits(
             **{
                 attribute: _int_setting(env, name, getattr(Limits, attribute))
@@ -173,6 +182,14 @@ def _int_setting(env: Mapping[str, str], name: str, default: int, *, minimum: in
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _choice_setting(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (the first when unset)."""
+    value = (env.get(name) or choices[0]).strip().lower()
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     return value
 
 
