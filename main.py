@@ -17,6 +17,7 @@ import asyncio
 import getpass
 import json
 import logging
+import logging.config
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -39,7 +40,7 @@ from resolvers.http import GraphQLView
 from resolvers.middleware import RequestBodyLimits, WebSocketMessageLimit
 from resolvers.operations import operations_routes
 from resolvers.pages import page_routes
-from resolvers.serving import redact_tokens_in_server_logs, server_options
+from resolvers.serving import log_config, redact_tokens_in_server_logs, serve_until_drained
 from schema.root import build_schema
 from seeds.seeding import seed_catalog
 from services import auth
@@ -139,16 +140,13 @@ def __getattr__(name: str) -> Starlette:
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> None:
-    import uvicorn
-
     port = args.port or settings.port
     shown_host = "localhost" if args.host in ("0.0.0.0", "127.0.0.1") else args.host
-    print(f"GraphiQL: http://{shown_host}:{port}/graphql", flush=True)
+    print(f"GraphiQL: http://{shown_host}:{port}/graphql (its scripts come from a CDN: it needs internet)", flush=True)
+    print(f"Run pages: http://{shown_host}:{port}/runs/<run id>, /flows/<flow id> (work offline)", flush=True)
     if settings.embedded:
         print(f"Database: {settings.database_url} (embedded SQLite)", flush=True)
-    uvicorn.run(
-        create_app(settings), host=args.host, port=port, log_level=args.log_level, **server_options(settings)
-    )
+    serve_until_drained(create_app(settings), settings, host=args.host, port=port, log_level=args.log_level)
 
 
 async def migrate(settings: Settings, args: argparse.Namespace) -> None:
@@ -277,9 +275,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings()
+        logging.config.dictConfig(log_config(settings.log_format))
         handler: Command = args.handler
         outcome = handler(settings, args)
         if outcome is not None:

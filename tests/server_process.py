@@ -24,9 +24,13 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, environ: Mapping[str, str], workdir: Path) -> None:
+    def __init__(self, environ: Mapping[str, str], workdir: Path, *, log_level: str = "warning") -> None:
         self.environ = {**os.environ, **environ}
         self.workdir = workdir
+        self.log_level = log_level
+        # What the server prints and logs, for tests that read it.
+        self.stdout_file = workdir / "server.out"
+        self.stderr_file = workdir / "server.err"
         self.port = free_port()
         self.process: asyncio.subprocess.Process | None = None
 
@@ -35,25 +39,32 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(ROOT / "main.py"),
-            "serve",
-            "--port",
-            str(self.port),
-            "--log-level",
-            "warning",
-            cwd=self.workdir,
-            env=self.environ,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        # The child keeps its own copies of the files' descriptors.
+        with self.stdout_file.open("ab") as stdout, self.stderr_file.open("ab") as stderr:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                str(ROOT / "main.py"),
+                "serve",
+                "--port",
+                str(self.port),
+                "--log-level",
+                self.log_level,
+                cwd=self.workdir,
+                env=self.environ,
+                stdout=stdout,
+                stderr=stderr,
+            )
         await self._until_answering()
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, as when the machine or the OOM killer stops it."""
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        """SIGTERM: what an orchestrator sends to stop it gently."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
 
     async def stop(self) -> None:
         if self.process is not None and self.process.returncode is None:
@@ -78,8 +89,10 @@ class ServerProcess:
 
 
 @asynccontextmanager
-async def server_process(environ: Mapping[str, str], workdir: Path) -> AsyncIterator[ServerProcess]:
-    server = ServerProcess(environ, workdir)
+async def server_process(
+    environ: Mapping[str, str], workdir: Path, *, log_level: str = "warning"
+) -> AsyncIterator[ServerProcess]:
+    server = ServerProcess(environ, workdir, log_level=log_level)
     await server.start()
     try:
         yield server
