@@ -47,7 +47,9 @@ class Backend:
             logger.warning("runs left running by a stopped server marked interrupted", extra={"count": interrupted})
 
     async def close(self) -> None:
-        await self.runs.close(self.settings.shutdown_grace_seconds)
+        # Runs still going are cancelled at once: the grace period is given before, by `serve`
+        # draining on SIGTERM (resolvers.serving), not by every stop (Ctrl-C must be quick).
+        await self.runs.close()
         await self.providers.aclose()
         await self.engine.dispose()
 

@@ -28,8 +28,6 @@ def settings_for(database_url: str, workdir: Path, **overrides: str) -> Settings
         # The lowest cost bcrypt allows: hashing stays real but fast.
         "BCRYPT_ROUNDS": "4",
         "MEDIA_DIR": str(workdir / "media"),
-        # Runs a test leaves going are cancelled at once when its app stops.
-        "SHUTDOWN_GRACE_SECONDS": "0",
         **overrides,
     }
     return load_settings(environ, workdir=workdir)

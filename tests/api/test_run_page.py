@@ -43,12 +43,12 @@ async def test_the_flow_page_runs_the_flow_and_colours_each_node_as_it_goes(
     alice = await live_api.signup("alice")
     flow_id = await create_flow(live_api, alice, example("story-flow.json"))
     fake_providers.fail_next(*[SlowChunks(seconds=0.08)] * 5)
-    screenshot = tmp_path / "flow-page.png"
+    screenshot, running = tmp_path / "flow-page.png", tmp_path / "flow-page-running.png"
 
     seen = await run_node_script(
         "run_page.mjs",
         {"url": f"{live_server}/flows/{flow_id}", "username": "alice", "password": PASSWORD, "start": True,
-         "screenshot": str(screenshot)},
+         "screenshot": str(screenshot), "runningScreenshot": str(running)},
     )
 
     assert seen["problems"] == [] and seen["status"] == "completed"
@@ -56,6 +56,7 @@ async def test_the_flow_page_runs_the_flow_and_colours_each_node_as_it_goes(
         assert states_seen(seen["colours"][node]) == [PENDING, RUNNING, COMPLETED], node
     assert {"enhance", "story"} <= set(seen["streamed"]), "streamed text shows under the running node"
     assert seen["timeline"] >= 8
+    assert seen["tookRunning"] and running.read_bytes().startswith(PNG_SIGNATURE)
     assert screenshot.read_bytes().startswith(PNG_SIGNATURE)
     assert only_from(live_server, seen["requests"]) == []
 

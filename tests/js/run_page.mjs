@@ -1,11 +1,12 @@
-// Reads {url, username, password, start, screenshot} as JSON on stdin: opens the run page at
-// `url`, signs in through its form, clicks "Run flow" when `start`, and watches the nodes until
-// the run ends. Prints {status, colours: {node id: [background colours in the order seen]},
+// Reads {url, username, password, start, screenshot, runningScreenshot} as JSON on stdin: opens
+// the run page at `url`, signs in through its form, clicks "Run flow" when `start`, and watches
+// the nodes until the run ends; screenshots the page once while some nodes are done and two or
+// more running (runningScreenshot), and at the end (screenshot). Prints {status, colours: {node id: [background colours in the order seen]},
 // streamed: [nodes that showed streamed text while running], timeline, outputs, images, requests}.
 import { readRequest, signIn, withPage } from "./browser.mjs";
 
 const FINAL = ["completed", "failed", "cancelled"];
-const { url, username, password, start, screenshot } = await readRequest();
+const { url, username, password, start, screenshot, runningScreenshot } = await readRequest();
 
 const answer = await withPage(async (page) => {
   await page.goto(url);
@@ -33,9 +34,17 @@ const answer = await withPage(async (page) => {
   };
   const deadline = Date.now() + 90_000;
   let status = null;
+  let tookRunning = false;
   while (Date.now() < deadline) {
     const seen = await sample();
     status = seen.status;
+    const states = seen.nodes.map((node) => node.state);
+    const running = states.filter((state) => state === "running").length;
+    if (runningScreenshot && !tookRunning && running >= 2 && states.includes("completed")) {
+      await page.waitForTimeout(400); // colour transitions done, some text streamed
+      await page.screenshot({ path: runningScreenshot, fullPage: true });
+      tookRunning = true;
+    }
     if (FINAL.includes(status) && seen.nodes.every((node) => node.state !== "running")) break;
     await page.waitForTimeout(40);
   }
@@ -44,6 +53,7 @@ const answer = await withPage(async (page) => {
   await page.screenshot({ path: screenshot, fullPage: true });
   return {
     status,
+    tookRunning,
     colours,
     streamed: [...streamed],
     timeline: await page.locator("#timeline .bar").count(),
