@@ -18,10 +18,15 @@ class OperationMetrics(SchemaExtension):
         started = time.perf_counter()
         yield
         context = self.execution_context
-        timed = context.operation_type is not OperationType.SUBSCRIPTION
-        metrics.record_operation(
-            root_field(context), outcome(context), time.perf_counter() - started if timed else None
-        )
+        seconds = None if _is_subscription(context) else time.perf_counter() - started
+        metrics.record_operation(root_field(context), outcome(context), seconds)
+
+
+def _is_subscription(context: ExecutionContext) -> bool:
+    try:
+        return context.operation_type is OperationType.SUBSCRIPTION
+    except RuntimeError:  # no document (a syntax error), or no such operation in it
+        return False
 
 
 def root_field(context: ExecutionContext) -> str:

@@ -124,3 +124,12 @@ def test_tracing_is_off_unless_the_otel_settings_ask_for_it() -> None:
     assert tracer_provider_from_environment({}) is None
     assert tracer_provider_from_environment({"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://x"}) is None
     assert tracer_provider_from_environment({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}) is not None
+
+
+async def test_a_request_that_does_not_parse_is_counted_as_unknown(api: GraphQLClient) -> None:
+    before = await scrape(api.http)
+    await api.execute("{ me { ")
+    after = await scrape(api.http)
+
+    key = ("graphql_requests_total", frozenset({"operation": "unknown", "outcome": "BAD_USER_INPUT"}.items()))
+    assert after[key] - before.get(key, 0.0) == 1
