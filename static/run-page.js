@@ -202,6 +202,9 @@
     if (kind !== "flows") return;
     const link = $("run-link");
     link.href = "/runs/" + encodeURIComponent(runId);
+    // A new tab: leaving this page would close its runFlow subscription, and so cancel the run.
+    link.target = "_blank";
+    link.rel = "noopener";
     link.textContent = "run " + runId;
     link.hidden = false;
   }
