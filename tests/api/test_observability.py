@@ -123,7 +123,9 @@ async def test_operations_runs_and_nodes_make_spans(traced_server: str, spans: I
 def test_tracing_is_off_unless_the_otel_settings_ask_for_it() -> None:
     assert tracer_provider_from_environment({}) is None
     assert tracer_provider_from_environment({"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://x"}) is None
-    assert tracer_provider_from_environment({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}) is not None
+    provider = tracer_provider_from_environment({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"})
+    assert provider is not None
+    provider.shutdown()
 
 
 async def test_a_request_that_does_not_parse_is_counted_as_unknown(api: GraphQLClient) -> None:
