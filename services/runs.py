@@ -26,8 +26,8 @@ from db.base import utcnow
 from db.models import ConsistentCharacter, EventLog, Run, RunStatus
 from db.repositories.projects import OwnedRepository
 from db.repositories.runs import RunRepository
-from services.auth import Actor, require_user
 from services import metrics
+from services.auth import Actor, require_user
 from services.errors import BadInput, NotFound, RateLimited, ShuttingDown
 from services.events import EventBus
 from services.execution import events as run_events
