@@ -26,11 +26,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from services.errors import DomainError
+from services.logs import configure_logging
 from services.settings import Settings, SettingsError, load_settings
 
 # The web stack and the database layer take a second or more to import: each command imports
 # what it uses, so `run` shows its first line at once and `uvicorn main:app` pays only for the app.
 if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
     from sqlalchemy.ext.asyncio import AsyncEngine
     from starlette.applications import Starlette
 
@@ -46,8 +48,11 @@ class CommandError(Exception):
     """A command cannot do what it was asked; the message says why."""
 
 
-def create_app(settings: Settings | None = None, *, serving: bool = False) -> Starlette:
-    """The application. `serving`: this process is a server and nothing else (not a test)."""
+def create_app(
+    settings: Settings | None = None, *, serving: bool = False, tracer_provider: TracerProvider | None = None
+) -> Starlette:
+    """The application. `serving`: this process is a server and nothing else (not a test).
+    `tracer_provider`: where traces go; by default what the OTEL_* settings say (none: off)."""
     from datetime import timedelta
 
     from starlette.applications import Starlette
@@ -59,10 +64,14 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> St
     from resolvers.cors import cors_middleware
     from resolvers.http import GraphQLView
     from resolvers.middleware import RequestBodyLimits, WebSocketMessageLimit
+    from resolvers.operations import operations_routes
+    from resolvers.pages import page_routes
     from resolvers.serving import redact_tokens_in_server_logs
     from schema.root import build_schema
+    from services.telemetry import start_tracing
 
     settings = settings or load_settings()
+    tracer_provider = start_tracing(settings.telemetry, tracer_provider)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -76,7 +85,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> St
             yield
 
     view = GraphQLView(
-        build_schema(settings.limits),
+        build_schema(settings.limits, tracer_provider=tracer_provider),
         connection_init_wait_timeout=timedelta(seconds=settings.limits.websocket_init_timeout_seconds),
         allowed_origins=settings.cors_origins,
     )
@@ -90,6 +99,8 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> St
             WebSocketRoute("/graphql", view),
             # Generated images, referenced by URL in imageGenerator outputs.
             Mount("/media", StaticFiles(directory=settings.media_dir), name="media"),
+            *page_routes(),
+            *operations_routes(),
         ],
         middleware=[
             cors_middleware(settings.cors_origins),
@@ -146,18 +157,16 @@ def __getattr__(name: str) -> Starlette:
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> None:
-    import uvicorn
-
-    from resolvers.serving import server_options
+    from resolvers.serving import serve_until_drained
 
     port = args.port or settings.port
     shown_host = "localhost" if args.host in ("0.0.0.0", "127.0.0.1") else args.host
-    print(f"GraphiQL: http://{shown_host}:{port}/graphql", flush=True)
+    print(f"GraphiQL: http://{shown_host}:{port}/graphql (its scripts come from a CDN: it needs internet)", flush=True)
+    print(f"Run pages: http://{shown_host}:{port}/runs/<run id>, /flows/<flow id> (work offline)", flush=True)
     if settings.embedded:
         print(f"Database: {settings.database_url} (embedded SQLite)", flush=True)
-    uvicorn.run(
-        create_app(settings, serving=True), host=args.host, port=port, log_level=args.log_level, **server_options(settings)
-    )
+    app = create_app(settings, serving=True)
+    serve_until_drained(app, settings, host=args.host, port=port, log_level=args.log_level)
 
 
 async def migrate(settings: Settings, args: argparse.Namespace) -> None:
@@ -279,9 +288,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings()
+        configure_logging(settings.log_format)
         handler: Command = args.handler
         outcome = handler(settings, args)
         status = asyncio.run(_awaited(outcome)) if outcome is not None else None

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -27,3 +30,15 @@ async def upgrade_database(engine: AsyncEngine, revision: str = "head") -> None:
 async def downgrade_database(engine: AsyncEngine, revision: str = "base") -> None:
     async with engine.begin() as connection:
         await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), revision))
+
+
+async def migrations_pending(engine: AsyncEngine) -> bool:
+    """True when the database is not at the code's latest revision (an empty database included)."""
+    async with engine.connect() as connection:
+        current = await connection.run_sync(lambda sync: set(MigrationContext.configure(sync).get_current_heads()))
+    return current != _code_heads()
+
+
+@functools.cache
+def _code_heads() -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config()).get_heads())

@@ -5,13 +5,22 @@ forever for a request's headers, and server logs that never show a token.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import re
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+from types import FrameType
 from typing import Any
 
+import uvicorn
+import uvicorn.config
+from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from services.logs import JSON_FORMATTER, TEXT_FORMATTER
 from services.settings import Settings
 
 try:
@@ -134,3 +143,73 @@ def redact_tokens_in_server_logs() -> None:
         server_logger = logging.getLogger(name)
         if not any(isinstance(existing, RedactTokens) for existing in server_logger.filters):
             server_logger.addFilter(RedactTokens())
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn, stopping gently on SIGTERM: while `drain` runs (no new runs are taken, live ones
+    get their grace period, then the rest are cancelled) the server still answers, so followers
+    see their runs end and a load balancer sees /health/ready fail; then it stops as uvicorn
+    does. Any other signal, or a second one, stops it at once as uvicorn would."""
+
+    def __init__(self, config: uvicorn.Config, drain: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(config)
+        self._drain = drain
+        self._draining: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if sig != signal.SIGTERM or self._draining is not None or self.should_exit or self._loop is None:
+            super().handle_exit(sig, frame)
+            return
+        self._captured_signals.append(sig)  # re-raised once stopped, as uvicorn does
+        # A signal handler may run anywhere in the loop's own code: schedule, do not touch it.
+        self._loop.call_soon_threadsafe(self._start_draining)
+
+    def _start_draining(self) -> None:
+        if self._draining is None:
+            self._draining = asyncio.create_task(self._drain_then_exit(), name="drain on SIGTERM")
+
+    async def _drain_then_exit(self) -> None:
+        logger.warning("SIGTERM: taking no new runs; live runs get their grace period")
+        try:
+            await self._drain()
+        except Exception:
+            logger.exception("draining failed; stopping anyway")
+        finally:
+            self.should_exit = True
+
+
+# python-json-logger: one JSON object a line, with the record's `extra` fields.
+
+
+def log_config(log_format: str, level: str = "warning") -> dict[str, Any]:
+    """A logging.config.dictConfig for the process: uvicorn's loggers and ours, as text (uvicorn's
+    look) or as JSON lines (LOG_FORMAT=json)."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["formatters"]["app"] = TEXT_FORMATTER
+    if log_format == "json":
+        config["formatters"] = {"default": JSON_FORMATTER, "access": JSON_FORMATTER, "app": JSON_FORMATTER}
+    config["handlers"]["app"] = {"formatter": "app", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"}
+    config["root"] = {"handlers": ["app"], "level": level.upper()}
+    return config
+
+
+def serve_until_drained(app: Starlette, settings: Settings, *, host: str, port: int, log_level: str) -> None:
+    """`main.py serve`: uvicorn with our options, stopping gently on SIGTERM (DrainingServer)."""
+
+    async def drain() -> None:
+        await app.state.backend.runs.close(settings.shutdown_grace_seconds)
+
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        log_config=log_config(settings.log_format, log_level),
+        **server_options(settings),
+    )
+    DrainingServer(config, drain).run()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxTokensLimiter
+from opentelemetry.trace import TracerProvider
+from strawberry.extensions import MaxTokensLimiter, SchemaExtension
+from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -22,6 +24,7 @@ import resolvers.system
 import resolvers.users
 from schema.errors import CodedMaskErrors
 from schema.extensions import ClientInputCheck, DatabaseSession, Validation, ValidDocuments
+from schema.metrics import OperationMetrics
 from schema.query_limits import validation_rules
 from schema.types.accounts import AuthPayload, BackofficeUser, User
 from schema.types.components import Component
@@ -97,11 +100,15 @@ class AppSchema(strawberry.Schema):
             logger.debug("graphql error", extra={"error": error.message, "path": error.path})
 
 
-def build_schema(limits: Limits = Limits()) -> strawberry.Schema:
+def build_schema(limits: Limits = Limits(), *, tracer_provider: TracerProvider | None = None) -> strawberry.Schema:
     # The rules are built once: a query text that passed them passes again, so the texts that
     # passed, like the rules, belong to this schema.
     rules = validation_rules(limits)
     valid = ValidDocuments()
+    # Outermost: they see each operation whole, its final result included.
+    observers: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [OperationMetrics]
+    if tracer_provider is not None:
+        observers.append(lambda: OpenTelemetryExtension(tracer_provider=tracer_provider))
     return AppSchema(
         query=Query,
         mutation=Mutation,
@@ -109,6 +116,7 @@ def build_schema(limits: Limits = Limits()) -> strawberry.Schema:
         # DatabaseSession comes first: it opens the operation's transaction before the others
         # run and, exiting last, commits only after masking has settled the result.
         extensions=[
+            *observers,
             DatabaseSession,
             CodedMaskErrors,
             lambda: MaxTokensLimiter(max_token_count=limits.max_query_tokens),

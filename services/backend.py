@@ -16,6 +16,7 @@ from services.execution.catalog import Catalog
 from services.event_handlers import handlers
 from services.events import EventBus
 from services.execution.providers.registry import ProviderRegistry
+from services.metrics import MeasuredProviderRegistry
 from services.rate_limit import LoginRateLimiter, SignupRateLimiter
 from services.run_log.streams import RunStreams
 from services.media import MediaDirectory
@@ -58,6 +59,8 @@ class Backend:
             logger.warning("runs left running by a stopped server marked interrupted", extra={"count": len(interrupted)})
 
     async def close(self) -> None:
+        # Runs still going are cancelled at once: the grace period is given before, by `serve`
+        # draining on SIGTERM (resolvers.serving), not by every stop (Ctrl-C must be quick).
         await self.runs.close()
         if self.cluster is not None:
             await self.cluster.close()
@@ -72,7 +75,7 @@ async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
         catalog = await load_catalog(session)
     cluster = _cluster(settings)
     bus = EventBus(handlers, sharing=cluster)
-    providers = ProviderRegistry.from_settings(settings.providers, concurrency=settings.provider_concurrency)
+    providers = MeasuredProviderRegistry.from_settings(settings.providers, concurrency=settings.provider_concurrency)
     runs = RunManager(
         session_factory=session_factory,
         bus=bus,

@@ -75,3 +75,9 @@ class RateLimited(DomainError):
     def __init__(self, message: str, retry_after_seconds: int) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+
+
+class ShuttingDown(DomainError):
+    """This server is stopping and takes no new work; another instance (or a retry later) will."""
+
+    code = "SHUTTING_DOWN"

@@ -24,8 +24,9 @@ from db.base import utcnow
 from db.models import ConsistentCharacter, EventLog, Run, RunStatus
 from db.repositories.projects import OwnedRepository
 from db.repositories.runs import RunRepository
+from services import metrics
 from services.auth import Actor, require_user
-from services.errors import BadInput, NotFound, RateLimited
+from services.errors import BadInput, NotFound, RateLimited, ShuttingDown
 from services.events import EventBus
 from services.execution import events as run_events
 from services.execution.catalog import Catalog
@@ -148,10 +149,13 @@ class RunManager:
             session_factory, bus, self._tails, streams=streams, storage_timeout=storage_timeout
         )
         self._live: dict[uuid.UUID, LiveRun] = {}
+        self.taking_runs = True  # False once shutting down
 
     async def start(self, actor: Actor, run_input: RunInput) -> LiveRun:
         """Checks the input, stores the run as running and starts its engine task."""
         user = require_user(actor)
+        if not self.taking_runs:
+            raise ShuttingDown("this server is shutting down and takes no new runs; start the run again shortly")
         cached_outputs = _cached_outputs(run_input.cached_outputs)
         async with self._session_factory() as session:
             flow = await get_flow(session, actor, run_input.flow_id) if run_input.flow_id else None
@@ -210,6 +214,7 @@ class RunManager:
     def _launch(self, live: LiveRun) -> LiveRun:
         self._live[live.run_id] = live
         live.task = asyncio.create_task(self._execute(live), name=f"run {live.run_id}")
+        metrics.run_started()
         return live
 
     async def stream(self, actor: Actor, run_input: RunInput) -> AsyncIterator[RunEvent]:
@@ -235,13 +240,14 @@ class RunManager:
             yield event
 
     def follow(self, run_id: uuid.UUID, *, after_seq: int) -> AsyncIterator[RunEvent]:
-        return follow_run(
+        events = follow_run(
             run_id,
             after_seq=after_seq,
             tails=self._tails,
             session_factory=self._session_factory,
             streams=self._streams,
         )
+        return metrics.delivered(events)
 
     async def cancel(self, actor: Actor, run_id: str) -> Run:
         """Cancels the run wherever it goes on; answers once its end is stored (or after
@@ -298,14 +304,20 @@ class RunManager:
         async with self._session_factory() as session:
             return await get_run(session, actor, run_id)
 
-    async def close(self) -> None:
-        """Shutting down: cancel what is running and write what is left of every log."""
+    async def close(self, grace_seconds: float = 0.0) -> None:
+        """Shutting down: take no new runs, give live ones `grace_seconds` to end, cancel the
+        rest and write what is left of every log. Safe to call again."""
+        self.taking_runs = False
+        await self._wait_for_live_runs(grace_seconds)
         for live in list(self._live.values()):
             live.cancel()
-        tasks = [live.task for live in self._live.values() if live.task is not None]
-        if tasks:
-            await asyncio.wait(tasks, timeout=CANCEL_WAIT_SECONDS)
+        await self._wait_for_live_runs(CANCEL_WAIT_SECONDS)
         await self._journal.close()
+
+    async def _wait_for_live_runs(self, timeout: float) -> None:
+        tasks = [live.task for live in self._live.values() if live.task is not None]
+        if tasks and timeout > 0:
+            await asyncio.wait(tasks, timeout=timeout)
 
     async def _execute(self, live: LiveRun) -> None:
         """The run's task: the engine, then waiting for its log to be stored (until then
@@ -319,6 +331,7 @@ class RunManager:
             await live.record.finished.wait()
         finally:
             self._live.pop(live.run_id, None)
+            metrics.run_ended()
 
     async def _run_engine(self, live: LiveRun) -> None:
         record = live.record

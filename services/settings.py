@@ -123,6 +123,12 @@ class Settings:
     redis_prefix: str = "flows:"
     # Browser origins other than the server's own that may call the API (CORS, websockets).
     cors_origins: tuple[str, ...] = ()
+    # On SIGTERM, live runs get this long to end before they are cancelled (no new ones start).
+    shutdown_grace_seconds: int = 30
+    # "text" or "json" (one JSON object a line, for log collectors).
+    log_format: str = "text"
+    # The OTEL_* variables: tracing is configured by OpenTelemetry's standard settings.
+    telemetry: Mapping[str, str] = field(default_factory=dict)
     limits: Limits = Limits()
 
     @property
@@ -159,6 +165,9 @@ def load_settings(
         redis_url=_redis_url(env, embedded=embedded),
         redis_prefix=env.get("REDIS_PREFIX") or "flows:",
         cors_origins=_cors_origins(env, embedded=embedded),
+        shutdown_grace_seconds=_int_setting(env, "SHUTDOWN_GRACE_SECONDS", 30, minimum=0),
+        log_format=_choice_setting(env, "LOG_FORMAT", ("text", "json")),
+        telemetry={name: value for name, value in env.items() if name.startswith("OTEL_")},
         limits=Limits(
             **{
                 attribute: _int_setting(env, name, getattr(Limits, attribute))
@@ -198,6 +207,12 @@ def _redis_url(env: Mapping[str, str], *, embedded: bool) -> str | None:
     if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError(f"REDIS_URL must start with redis://, rediss:// or unix://, got {url!r}")
     return url
+def _choice_setting(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (the first when unset)."""
+    value = (env.get(name) or choices[0]).strip().lower()
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 def _list_setting(env: Mapping[str, str], name: str) -> tuple[str, ...]:

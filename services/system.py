@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import asyncio
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from db.engine import database_is_reachable
+from db.migrations import migrations_pending
 from services.providers import PROVIDERS, ProviderInfo
 from services.settings import Settings
 
@@ -31,6 +34,18 @@ class ProviderStatus:
 async def check_health(session: AsyncSession) -> HealthReport:
     database = await database_is_reachable(session)
     return HealthReport(status="ok" if database else "degraded", database=database, version=VERSION)
+
+
+async def readiness_problems(engine: AsyncEngine, *, taking_runs: bool, timeout: float = 3.0) -> list[str]:
+    """Why this process should not get traffic now (an empty list: it is ready)."""
+    if not taking_runs:
+        return ["shutting down: no new runs are taken"]
+    try:
+        pending = await asyncio.wait_for(migrations_pending(engine), timeout)
+    except Exception as error:
+        # The error's first line names the cause (refused, unknown host, no such file, timeout).
+        return [f"database unreachable: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"]
+    return ["database migrations pending: run `main.py migrate`"] if pending else []
 
 
 def provider_statuses(settings: Settings) -> list[ProviderStatus]:

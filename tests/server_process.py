@@ -27,11 +27,17 @@ class ServerProcess:
     """`python main.py serve` in `workdir`, with this environment plus `environ` (without a
     DATABASE_URL the test runner may have: the embedded default unless `environ` gives one)."""
 
-    def __init__(self, environ: Mapping[str, str], workdir: Path, *, python: str = sys.executable) -> None:
+    def __init__(
+        self, environ: Mapping[str, str], workdir: Path, *, python: str = sys.executable, log_level: str = "warning"
+    ) -> None:
         inherited = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
         self.environ = {**inherited, **environ}
         self.workdir = workdir
         self.python = python
+        self.log_level = log_level
+        # What the server prints and logs, for tests that read it.
+        self.stdout_file = workdir / "server.out"
+        self.stderr_file = workdir / "server.err"
         self.port = free_port()
         self.process: asyncio.subprocess.Process | None = None
 
@@ -40,25 +46,32 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            self.python,
-            str(ROOT / "main.py"),
-            "serve",
-            "--port",
-            str(self.port),
-            "--log-level",
-            "warning",
-            cwd=self.workdir,
-            env=self.environ,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        # The child keeps its own copies of the files' descriptors.
+        with self.stdout_file.open("ab") as stdout, self.stderr_file.open("ab") as stderr:
+            self.process = await asyncio.create_subprocess_exec(
+                self.python,
+                str(ROOT / "main.py"),
+                "serve",
+                "--port",
+                str(self.port),
+                "--log-level",
+                self.log_level,
+                cwd=self.workdir,
+                env=self.environ,
+                stdout=stdout,
+                stderr=stderr,
+            )
         await self._until_answering()
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, as when the machine or the OOM killer stops it."""
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        """SIGTERM: what an orchestrator sends to stop it gently."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
 
     async def stop(self) -> None:
         if self.process is not None and self.process.returncode is None:
@@ -84,9 +97,9 @@ class ServerProcess:
 
 @asynccontextmanager
 async def server_process(
-    environ: Mapping[str, str], workdir: Path, *, python: str = sys.executable
+    environ: Mapping[str, str], workdir: Path, *, python: str = sys.executable, log_level: str = "warning"
 ) -> AsyncIterator[ServerProcess]:
-    server = ServerProcess(environ, workdir, python=python)
+    server = ServerProcess(environ, workdir, python=python, log_level=log_level)
     await server.start()
     try:
         yield server

@@ -29,11 +29,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import RunStatus
 from db.repositories.runs import RunRepository
+from services import metrics
 from services.events import EventBus, commit, record_event
 from services.execution import events as run_events
 from services.execution.events import NodeStatus, RunEvent, utc_now
 from services.run_log.streams import RunStreams
 from services.run_log.tail import LiveTails
+from services.telemetry import RUN_SPANS
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +137,7 @@ class RunJournal:
     def append(self, record: RunRecord, event: RunEvent) -> None:
         if record.ended:
             return  # given up, or a second terminal event: the log is closed
+        RUN_SPANS.observe(event)
         record.unwritten.append(event)
         record.last_seq = event.seq
         record.ended = isinstance(event, run_events.FINAL_EVENTS)
@@ -210,6 +213,7 @@ class RunJournal:
                     return
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, LAST_RETRY_DELAY)
+        metrics.batch_stored([event for part in parts for event in part.events])
         for part in parts:
             self._publish(part.record, part.events)
 
@@ -274,6 +278,7 @@ class RunJournal:
         record.on_abandon()
         record.unwritten.clear()
         record.ended = True
+        RUN_SPANS.abandoned(record.run_id, utc_now(), message)
         self._ready.pop(record.run_id, None)
         final = run_events.RunFailed(run_id=str(record.run_id), seq=record.stored_seq + 1, at=utc_now(), error=message)
         part = _RunPart(record, [final], _node_rows(record, [final]))

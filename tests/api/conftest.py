@@ -12,6 +12,7 @@ from tests.api_fixtures import settings_for
 from tests.fakes.providers import FakeProviderState, fake_provider_app
 from tests.fakes.server import serve_app
 from tests.graphql_client import Account, GraphQLClient
+from tests.node_scripts import install_chromium, install_node_packages
 
 
 @pytest.fixture
@@ -48,3 +49,12 @@ def provider_environment(provider_url: str) -> dict[str, str]:
 
 def provider_settings(database_url: str, workdir: Path, provider_url: str, **overrides: str) -> Settings:
     return settings_for(database_url, workdir, **provider_environment(provider_url), **overrides)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> None:
+    """Headless Chromium and playwright-core for tests/js/*.mjs (installed where missing)."""
+    install_node_packages()
+    problem = install_chromium()
+    if problem is not None:
+        pytest.skip(f"no headless browser for this test: {problem}")

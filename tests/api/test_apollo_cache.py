@@ -8,17 +8,14 @@ and compare its answers with the server's plain HTTP answers.
 from __future__ import annotations
 
 import asyncio
-import json
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.graphql_client import Account, GraphQLClient
+from tests.node_scripts import JS_DIR, install_node_packages, run_node_script
 
-JS_DIR = Path(__file__).resolve().parents[1] / "js"
 APOLLO_SCRIPT = JS_DIR / "apollo_cache.mjs"
 
 # Every selection set names __typename, as Apollo adds it to each: the documents it sends and the
@@ -58,26 +55,8 @@ def graph(text: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def apollo() -> Path:
-    """tests/js/node_modules as tests/js/package-lock.json pins it (installed when it differs)."""
-    npm = shutil.which("npm")
-    assert npm and shutil.which("node"), "these tests need Node.js and npm on the PATH"
-    if not _installed_as_locked():
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"],
-            cwd=JS_DIR,
-            check=True,
-            timeout=300,
-        )
+    install_node_packages()
     return APOLLO_SCRIPT
-
-
-def _installed_as_locked() -> bool:
-    installed = JS_DIR / "node_modules" / ".package-lock.json"
-    if not installed.is_file():
-        return False
-    locked = json.loads((JS_DIR / "package-lock.json").read_text())["packages"]
-    locked.pop("", None)
-    return bool(json.loads(installed.read_text())["packages"] == locked)
 
 
 async def through_apollo(
@@ -89,13 +68,7 @@ async def through_apollo(
         "token": token,
         "operations": [{"query": query, "variables": variables} for query, variables in operations],
     }
-    process = await asyncio.create_subprocess_exec(
-        "node", str(script), cwd=JS_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(json.dumps(request).encode()), timeout=60)
-    assert process.returncode == 0, stderr.decode()
-    answer: dict[str, list[Any]] = json.loads(stdout)
-    return answer
+    return await run_node_script(script.name, request, timeout=60)
 
 
 async def plain(api: GraphQLClient, token: str, operations: Operations) -> list[Any]:

@@ -1,0 +1,109 @@
+"""Stopping the real server (`main.py serve`) with SIGTERM: it takes no new runs, lets live ones
+finish within SHUTDOWN_GRACE_SECONDS, then cancels the rest, each log ending with its terminal
+event; its logs can be JSON lines (LOG_FORMAT=json)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.api.conftest import provider_environment
+from tests.api.run_client import RUN, RUN_EVENTS, START_RUN, collect, example
+from tests.api_fixtures import TEST_SECRET_KEY
+from tests.fakes.providers import FakeProviderState, SlowChunks
+from tests.graphql_client import Account, GraphQLClient, graphql_ws
+from tests.server_process import ServerProcess, server_process
+
+STORY = {"graph": example("story-flow.json"), "providerId": "mistral"}
+
+
+def server_environment(database_url: str, workdir: Path, provider_url: str, **overrides: str) -> dict[str, str]:
+    return {
+        "DATABASE_URL": database_url,
+        "AUTH_SECRET_KEY": TEST_SECRET_KEY,
+        "BCRYPT_ROUNDS": "4",
+        "MEDIA_DIR": str(workdir / "media"),
+        **provider_environment(provider_url),
+        **overrides,
+    }
+
+
+
+async def follow_to_the_end(server: ServerProcess, account: Account, run_id: str) -> list[dict[str, Any]]:
+    async with graphql_ws(server.url, payload={"token": account.access_token}) as connection:
+        operation = await connection.subscribe(RUN_EVENTS, {"runId": run_id})
+        return await collect(connection, operation)
+
+
+async def test_sigterm_refuses_new_runs_and_lets_live_ones_finish(
+    engine: AsyncEngine, database_url: str, workdir: Path, provider_url: str, fake_providers: FakeProviderState
+) -> None:
+    fake_providers.persistent = SlowChunks(seconds=0.03)
+    environ = server_environment(database_url, workdir, provider_url, SHUTDOWN_GRACE_SECONDS="60")
+    async with server_process(environ, workdir) as server, httpx.AsyncClient(base_url=server.url) as http:
+        api = GraphQLClient(http)
+        alice = await api.signup("alice")
+        run_id = (await api.execute(START_RUN, {"input": STORY}, token=alice.access_token)).ok()["startRun"]["id"]
+        following = asyncio.create_task(follow_to_the_end(server, alice, run_id))
+        await asyncio.sleep(0.5)
+
+        server.terminate()
+        await asyncio.sleep(0.5)
+        refused = await api.execute(START_RUN, {"input": STORY}, token=alice.access_token)
+        ready = await http.get("/health/ready")
+        live = await http.get("/health/live")
+        events = await asyncio.wait_for(following, timeout=60)
+        run = (await api.execute(RUN, {"id": run_id}, token=alice.access_token)).ok()["run"]
+        assert server.process is not None
+        await asyncio.wait_for(server.process.wait(), timeout=30)
+
+    assert refused.errors and refused.errors[0]["extensions"]["code"] == "SHUTTING_DOWN"
+    assert ready.status_code == 503 and "shutting down" in ready.json()["problems"][0]
+    assert live.status_code == 200
+    assert events[-1]["__typename"] == "RunCompleted"
+    assert run["status"] == "COMPLETED"
+
+
+async def test_sigterm_cancels_the_runs_still_going_after_the_grace_period(
+    engine: AsyncEngine, database_url: str, workdir: Path, provider_url: str, fake_providers: FakeProviderState
+) -> None:
+    fake_providers.persistent = SlowChunks(seconds=1.0)
+    environ = server_environment(database_url, workdir, provider_url, SHUTDOWN_GRACE_SECONDS="1")
+    async with server_process(environ, workdir) as server, httpx.AsyncClient(base_url=server.url) as http:
+        api = GraphQLClient(http)
+        alice = await api.signup("alice")
+        run_id = (await api.execute(START_RUN, {"input": STORY}, token=alice.access_token)).ok()["startRun"]["id"]
+        following = asyncio.create_task(follow_to_the_end(server, alice, run_id))
+        await asyncio.sleep(0.5)
+
+        server.terminate()
+        events = await asyncio.wait_for(following, timeout=30)
+        assert server.process is not None
+        await asyncio.wait_for(server.process.wait(), timeout=30)
+        await server.start()  # a new process reads what the old one stored
+        run = (await api.execute(RUN, {"id": run_id}, token=alice.access_token)).ok()["run"]
+
+    assert events[-1]["__typename"] == "RunCancelled"
+    assert [event["seq"] for event in events] == list(range(1, len(events) + 1))
+    assert run["status"] == "CANCELLED"
+    assert {result["status"] for result in run["nodeResults"]} <= {"COMPLETED", "CANCELLED", "SKIPPED"}
+
+
+async def test_log_format_json_writes_one_json_object_a_line(
+    engine: AsyncEngine, database_url: str, workdir: Path, provider_url: str
+) -> None:
+    environ = server_environment(database_url, workdir, provider_url, LOG_FORMAT="json")
+    async with server_process(environ, workdir, log_level="info") as server:
+        server.terminate()
+        assert server.process is not None
+        await asyncio.wait_for(server.process.wait(), timeout=30)
+
+    lines = [line for line in server.stderr_file.read_text().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]
+    assert records and all({"time", "level", "logger", "message"} <= set(record) for record in records)
+    assert any("SIGTERM" in record["message"] for record in records)
