@@ -194,7 +194,11 @@ def log_config(log_format: str, level: str = "warning") -> dict[str, Any]:
     if log_format == "json":
         config["formatters"] = {"default": JSON_FORMATTER, "access": JSON_FORMATTER, "app": JSON_FORMATTER}
     config["handlers"]["app"] = {"formatter": "app", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"}
-    config["root"] = {"handlers": ["app"], "level": level.upper()}
+    # Our own loggers (and the libraries': alembic, sqlalchemy) stay quiet at uvicorn's default
+    # `info`: warnings and errors only, unless debugging.
+    wanted = logging.getLevelName(level.upper())
+    root_level = wanted if wanted == logging.DEBUG else max(wanted, logging.WARNING)
+    config["root"] = {"handlers": ["app"], "level": logging.getLevelName(root_level)}
     return config
 
 
