@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from db.engine import create_session_factory
+from db.migrations import migrations_pending
 from services.auth import AuthConfig
 from services.catalog import load_catalog
 from services.cluster import Cluster, ClusterCallbacks
@@ -51,6 +52,11 @@ class Backend:
             await self.cluster.start(
                 ClusterCallbacks(cancel=self.runs.cancel_here, deliver=self.bus.notifications.deliver, sweep=self.runs.sweep)
             )
+            return
+        if await migrations_pending(self.engine):
+            # The record's tables are not this code's yet: ready once `migrate` has run
+            # (/health/ready says so); the interrupted runs wait for the next start.
+            logger.warning("database migrations pending: runs left running are ended after `main.py migrate`")
             return
         async with self.session_factory() as session:
             interrupted = await mark_interrupted_runs(session)
