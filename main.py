@@ -98,7 +98,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 async def opened_backend(settings: Settings) -> AsyncIterator[Backend]:
     """The process-wide objects, closed on exit. The embedded default sets its database up
     itself; PostgreSQL is migrated with `migrate`."""
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     try:
         if settings.embedded:
             await prepare_database(engine)

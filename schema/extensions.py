@@ -63,21 +63,27 @@ class DatabaseSession(SchemaExtension):
         if isinstance(context, Context) and self.execution_context.operation_type is not OperationType.SUBSCRIPTION:
             # Authenticate first, on a connection of its own that is back in the pool before the
             # operation takes one: holding one while waiting for another deadlocks a busy pool.
+            # (The operation's own connection is opened by its first statement, if any: see
+            # db.engine.ConnectOnceSession. Subscriptions use short sessions of their own.)
             with contextlib.suppress(DomainError):
                 await context.actor()
-            # Root fields resolve concurrently and share the session; two of them opening its
-            # connection at once is an error (on PostgreSQL), so it is open before they start.
-            # Subscriptions use short sessions of their own instead of holding one for hours.
-            await context.session.connection()
         yield
 
 
 class ValidDocuments:
-    """Digests of the query texts that passed validation, least recently used first."""
+    """The query texts that passed validation (by digest), least recently used first, and the
+    parsed documents of the most recent small ones.
 
-    def __init__(self, maxsize: int = 1024) -> None:
+    Parsed documents are kept only for texts of at most `max_document_chars`, and at most
+    `max_documents` of them: each is thousands of Python objects, and kept by the hundred they
+    make every full garbage collection slower than parsing them again would be."""
+
+    def __init__(self, maxsize: int = 1024, *, max_documents: int = 128, max_document_chars: int = 8192) -> None:
         self.maxsize = maxsize
+        self.max_documents = max_documents
+        self.max_document_chars = max_document_chars
         self._digests: OrderedDict[bytes, None] = OrderedDict()
+        self._documents: OrderedDict[bytes, DocumentNode] = OrderedDict()
 
     def __contains__(self, digest: bytes) -> bool:
         if digest not in self._digests:
@@ -85,37 +91,61 @@ class ValidDocuments:
         self._digests.move_to_end(digest)
         return True
 
-    def add(self, digest: bytes) -> None:
+    def document(self, digest: bytes) -> DocumentNode | None:
+        document = self._documents.get(digest)
+        if document is not None:
+            self._documents.move_to_end(digest)
+        return document
+
+    def add(self, digest: bytes, query: str, document: DocumentNode) -> None:
         self._digests[digest] = None
         if len(self._digests) > self.maxsize:
             self._digests.popitem(last=False)
+        if len(query) <= self.max_document_chars:
+            self._documents[digest] = document
+            if len(self._documents) > self.max_documents:
+                self._documents.popitem(last=False)
+
+
+def query_digest(query: str) -> bytes:
+    return hashlib.blake2b(query.encode(), digest_size=16).digest()
 
 
 class Validation(SchemaExtension):
-    """Validates with the schema's rules (see schema.query_limits), each query text once.
+    """Parses and validates with the schema's rules (see schema.query_limits), each query text
+    once.
 
-    It replaces Strawberry's ValidationCache, which keys its LRU on the parsed document and so
-    keeps every document it saw (128 of them): 5,000-token documents are ~17,000 objects each,
-    and kept they made every full garbage collection hundreds of ms longer. This one keeps a
-    digest of the text, and only of texts that passed: a refused text is validated again if
-    sent again.
+    It replaces Strawberry's ParserCache and ValidationCache, which key their LRUs on the text
+    and the parsed document and so keep every document they saw (128 of them): 5,000-token
+    documents are ~17,000 objects each, and kept they made every full garbage collection
+    hundreds of ms longer. This one keeps a digest of the texts that passed, and the parsed
+    documents of small ones (see ValidDocuments): a refused text is parsed and validated again
+    if sent again.
     """
 
     def __init__(self, rules: ValidationRules, valid: ValidDocuments) -> None:
         self.rules = rules
         self.valid = valid
+        self._digest: bytes | None = None
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query:
+            self._digest = query_digest(context.query)
+            context.graphql_document = self.valid.document(self._digest)
+        yield
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        digest = hashlib.blake2b(context.query.encode(), digest_size=16).digest() if context.query else None
+        digest = self._digest
         if digest is not None and digest in self.valid:
             context.pre_execution_errors = []
         else:
             assert context.graphql_document is not None  # parsed before validation
             errors = validate_query(context.schema._schema, context.graphql_document, self.rules)
             context.pre_execution_errors = errors
-            if digest is not None and not errors:
-                self.valid.add(digest)
+            if digest is not None and context.query and not errors:
+                self.valid.add(digest, context.query, context.graphql_document)
         yield
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -17,6 +17,7 @@ from services.execution.providers.registry import ProviderRegistry
 from services.rate_limit import LoginRateLimiter, SignupRateLimiter
 from services.runs import MediaDirectory, RunManager, mark_interrupted_runs
 from services.sessions import SessionStates
+from services.system import DatabaseProbe
 from services.settings import Settings
 from services.tokens import TokenCodec
 
@@ -34,6 +35,7 @@ class Backend:
     catalog: Catalog
     providers: ProviderRegistry
     runs: RunManager
+    database_probe: DatabaseProbe = field(default_factory=DatabaseProbe)
 
     async def prepare_to_serve(self) -> None:
         """For a server starting up: runs a previous process left running are over, and the

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from db.engine import DEFAULT_POOL_SIZE
+
 from services.execution.graph import GraphLimits
 from services.providers import PROVIDERS
 
@@ -108,6 +110,8 @@ class Settings:
     embedded: bool = False
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
     provider_concurrency: int = 32
+    # Database connections kept open for reuse (more are opened for bursts, then closed).
+    database_pool_size: int = DEFAULT_POOL_SIZE
     bcrypt_rounds: int = 12
     # Consecutive text deltas of one node within this window go out as one event (0: off).
     delta_window_ms: int = 30
@@ -142,6 +146,7 @@ def load_settings(
             for provider in PROVIDERS.values()
         },
         provider_concurrency=_int_setting(env, "PROVIDER_CONCURRENCY", 32),
+        database_pool_size=_int_setting(env, "DATABASE_POOL_SIZE", DEFAULT_POOL_SIZE),
         bcrypt_rounds=_int_setting(env, "BCRYPT_ROUNDS", 12),
         delta_window_ms=_int_setting(env, "DELTA_WINDOW_MS", 30, minimum=0),
         trusted_proxies=_list_setting(env, "TRUSTED_PROXIES"),
