@@ -121,11 +121,15 @@ class Validation(SchemaExtension):
     hundreds of ms longer. This one keeps a digest of the texts that passed, and the parsed
     documents of small ones (see ValidDocuments): a refused text is parsed and validated again
     if sent again.
+
+    A text passes when the rules find nothing and every literal argument written in it passes
+    `check_json_value` (see ClientInputCheck, which checks what changes per request).
     """
 
-    def __init__(self, rules: ValidationRules, valid: ValidDocuments) -> None:
+    def __init__(self, rules: ValidationRules, valid: ValidDocuments, *, max_json_depth: int) -> None:
         self.rules = rules
         self.valid = valid
+        self.max_json_depth = max_json_depth
         self._digest: bytes | None = None
 
     def on_parse(self) -> Iterator[None]:
@@ -143,10 +147,20 @@ class Validation(SchemaExtension):
         else:
             assert context.graphql_document is not None  # parsed before validation
             errors = validate_query(context.schema._schema, context.graphql_document, self.rules)
+            if not errors:
+                errors = self._check_literals(context.graphql_document)
             context.pre_execution_errors = errors
             if digest is not None and context.query and not errors:
                 self.valid.add(digest, context.query, context.graphql_document)
         yield
+
+    def _check_literals(self, document: DocumentNode) -> list[GraphQLError]:
+        try:
+            for name, literal in _literal_arguments(document):
+                check_json_value(name, value_from_ast_untyped(literal), max_depth=self.max_json_depth)
+        except BadInput as error:
+            return [GraphQLError(error.message, original_error=error)]
+        return []
 
 
 def _keeps_changes(errors: list[GraphQLError] | None) -> bool:
@@ -158,12 +172,12 @@ def _keeps_changes(errors: list[GraphQLError] | None) -> bool:
 
 class ClientInputCheck(SchemaExtension):
     """Refuses, before any resolver runs, values that no database can store or no client can read
-    back: every variable and every literal argument passes `check_json_value` (so every String and
-    JSON input, at any depth, on every transport). Subscriptions need a websocket: over HTTP they
-    are a client error, not a crash.
+    back: every variable passes `check_json_value` (so every String and JSON input, at any depth,
+    on every transport; Validation checks the literals written in the text, once per text).
+    Subscriptions need a websocket: over HTTP they are a client error, not a crash.
 
     It reports through the validation errors, which every transport answers and masks; so it
-    must come after ValidationCache, which sets them."""
+    must come after Validation, which sets them."""
 
     def __init__(self, *, max_json_depth: int) -> None:
         self.max_json_depth = max_json_depth
@@ -188,9 +202,6 @@ class ClientInputCheck(SchemaExtension):
             raise BadInput("query", "subscriptions are served over a websocket at /graphql, not over HTTP")
         for name, value in (execution_context.variables or {}).items():
             check_json_value(name, value, max_depth=self.max_json_depth)
-        if execution_context.graphql_document is not None:
-            for name, literal in _literal_arguments(execution_context.graphql_document):
-                check_json_value(name, value_from_ast_untyped(literal), max_depth=self.max_json_depth)
 
 
 def _literal_arguments(document: DocumentNode) -> list[tuple[str, ValueNode]]:

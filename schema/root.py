@@ -112,7 +112,7 @@ def build_schema(limits: Limits = Limits()) -> strawberry.Schema:
             DatabaseSession,
             CodedMaskErrors,
             lambda: MaxTokensLimiter(max_token_count=limits.max_query_tokens),
-            lambda: Validation(rules, valid),
+            lambda: Validation(rules, valid, max_json_depth=limits.max_json_depth),
             # After Validation: it reports its refusals as validation errors.
             lambda: ClientInputCheck(max_json_depth=limits.max_json_depth),
         ],

@@ -42,15 +42,16 @@ class DatabaseProbe:
         self._clock = clock
         self._answer: tuple[bool, float] | None = None
 
-    async def reachable(self, session: AsyncSession) -> bool:
+    async def reachable(self, session: Callable[[], AsyncSession]) -> bool:
+        """`session` gives the session to ask through, only when a check is due."""
         if self._answer is not None and self._clock() - self._answer[1] < self._max_age:
             return self._answer[0]
-        reachable = await database_is_reachable(session)
+        reachable = await database_is_reachable(session())
         self._answer = (reachable, self._clock())
         return reachable
 
 
-async def check_health(session: AsyncSession, probe: DatabaseProbe) -> HealthReport:
+async def check_health(session: Callable[[], AsyncSession], probe: DatabaseProbe) -> HealthReport:
     database = await probe.reachable(session)
     return HealthReport(status="ok" if database else "degraded", database=database, version=VERSION)
 
