@@ -67,8 +67,7 @@ class Context:
     async def _authenticate(self, access_token: str, *, recheck: bool = False) -> Actor:
         # A session of its own, opened only when the session's state is not known already: a
         # subscription must not hold the operation's open.
-        async with self.backend.session_factory() as session:
-            return await auth.authenticate(session, self.backend.auth, access_token, recheck=recheck)
+        return await auth.authenticate(self.backend.session_factory, self.backend.auth, access_token, recheck=recheck)
 
     async def require_actor(self) -> Actor:
         actor = await self.actor()

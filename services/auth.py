@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -174,17 +175,18 @@ async def logout(session: AsyncSession, config: AuthConfig, refresh_token: str) 
 
 
 async def authenticate(
-    session: AsyncSession, config: AuthConfig, access_token: str, *, recheck: bool = False
+    open_session: Callable[[], AsyncSession], config: AuthConfig, access_token: str, *, recheck: bool = False
 ) -> Actor:
     """The actor behind an access token, if the token is valid and its session still open.
 
     The session's state is read from the database at most every few seconds (`recheck` reads
-    it now); `session` is used only then."""
+    it now), in a session of its own opened only then."""
     claims = config.tokens.decode(access_token, "access")
     key = SessionKey(claims.account_kind, claims.account_id, claims.session_id)
     state = None if recheck else config.sessions.get(key)
     if state is None:
-        state = await _session_state(session, claims)
+        async with open_session() as session:
+            state = await _session_state(session, claims)
         config.sessions.put(key, state)
     if state is SessionState.ACCOUNT_DELETED:
         raise AccountDeleted("the account no longer exists")
