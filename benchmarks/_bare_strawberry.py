@@ -169,7 +169,7 @@ class RunEvent:
 
 @strawberry.type
 class RunStarted(RunEvent):
-    flow_id: strawberry.ID | None
+    flow_id: strawberry.ID | None = None
 
 
 @strawberry.type
