@@ -11,8 +11,6 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from db.engine import DEFAULT_POOL_SIZE
-
 from services.execution.graph import GraphLimits
 from services.providers import PROVIDERS
 
@@ -110,8 +108,8 @@ class Settings:
     embedded: bool = False
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
     provider_concurrency: int = 32
-    # Database connections kept open for reuse (more are opened for bursts, then closed).
-    database_pool_size: int = DEFAULT_POOL_SIZE
+    # Database connections kept open for reuse; None: the database's default (db.engine).
+    database_pool_size: int | None = None
     bcrypt_rounds: int = 12
     # Consecutive text deltas of one node within this window go out as one event (0: off).
     delta_window_ms: int = 30
@@ -146,7 +144,7 @@ def load_settings(
             for provider in PROVIDERS.values()
         },
         provider_concurrency=_int_setting(env, "PROVIDER_CONCURRENCY", 32),
-        database_pool_size=_int_setting(env, "DATABASE_POOL_SIZE", DEFAULT_POOL_SIZE),
+        database_pool_size=_optional_int_setting(env, "DATABASE_POOL_SIZE"),
         bcrypt_rounds=_int_setting(env, "BCRYPT_ROUNDS", 12),
         delta_window_ms=_int_setting(env, "DELTA_WINDOW_MS", 30, minimum=0),
         trusted_proxies=_list_setting(env, "TRUSTED_PROXIES"),
@@ -179,6 +177,10 @@ def _int_setting(env: Mapping[str, str], name: str, default: int, *, minimum: in
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def _optional_int_setting(env: Mapping[str, str], name: str) -> int | None:
+    return _int_setting(env, name, 0) or None
 
 
 def _list_setting(env: Mapping[str, str], name: str) -> tuple[str, ...]:

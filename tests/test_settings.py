@@ -59,7 +59,7 @@ def test_limits_are_settings(tmp_path: Path) -> None:
 
 
 def test_the_database_pool_size_is_a_setting(tmp_path: Path) -> None:
-    assert load_settings(PRODUCTION, workdir=tmp_path).database_pool_size == 32
+    assert load_settings(PRODUCTION, workdir=tmp_path).database_pool_size is None  # the database's default
     assert load_settings({**PRODUCTION, "DATABASE_POOL_SIZE": "8"}, workdir=tmp_path).database_pool_size == 8
 
 
