@@ -24,8 +24,7 @@ import asyncio
 import enum
 import json
 import uuid
-import warnings
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,10 +42,8 @@ from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.scalars import JSON
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-# Instances, shared by every request: each holds its LRU cache (a class would mean a new, empty
-# cache per request). Strawberry warns that instances are deprecated; they still work.
-warnings.filterwarnings("ignore", "Passing an extension instance", DeprecationWarning)
-CACHES = [ParserCache(maxsize=128), ValidationCache(maxsize=128)]
+# Factories, as Strawberry asks: their LRU caches live at module level, shared by every request.
+CACHES: list[Callable[[], SchemaExtension]] = [lambda: ParserCache(maxsize=128), lambda: ValidationCache(maxsize=128)]
 
 
 # --- hello --------------------------------------------------------------------------------------
@@ -144,7 +141,7 @@ class CloseSession(SchemaExtension):
 
 def projects_app(database_url: str, caches: bool) -> GraphQL[Any, Any]:
     sessions = async_sessionmaker(create_async_engine(database_url), expire_on_commit=False)
-    extensions = [CloseSession, *(CACHES if caches else [])]
+    extensions: list[Callable[[], SchemaExtension]] = [CloseSession, *(CACHES if caches else [])]
     return ProjectsGraphQL(strawberry.Schema(query=ProjectsQuery, extensions=extensions), sessions)
 
 

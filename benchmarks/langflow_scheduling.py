@@ -27,6 +27,7 @@ import json
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from benchmarks._common import REPO, machine, median, table
 from benchmarks.scheduling import Dag, run_ours
@@ -39,14 +40,14 @@ LFX_VERSION = "1.13.0"
 SOURCE = "src"
 
 
-def load_dag(path: Path) -> tuple[list[list[object]], Dag]:
+def load_dag(path: Path) -> tuple[list[list[Any]], Dag]:
     """The DAG as the lfx script reads it (source node first) and as ours runs it."""
     nodes = [[SOURCE, 0, []]] + [[node_id, latency, parents or [SOURCE]] for node_id, latency, parents in json.loads(path.read_text())]
     index = {node[0]: i for i, node in enumerate(nodes)}
     dag = Dag(
         name=path.stem,
-        latencies=[float(latency) / 1000 for _, latency, _ in nodes],  # type: ignore[arg-type]
-        parents=[[index[p] for p in parents] for _, _, parents in nodes],  # type: ignore[attr-defined]
+        latencies=[float(latency) / 1000 for _, latency, _ in nodes],
+        parents=[[index[p] for p in parents] for _, _, parents in nodes],
     )
     return nodes, dag
 
@@ -66,7 +67,7 @@ def lfx_python() -> Path:
     return python
 
 
-def run_langflow(nodes: list[list[object]], repeats: int) -> dict[str, list[float]]:
+def run_langflow(nodes: list[list[Any]], repeats: int) -> dict[str, list[float]]:
     with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
         json.dump(nodes, file)
         file.flush()

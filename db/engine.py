@@ -105,19 +105,19 @@ class ConnectOnceSession(AsyncSession):
         self._connected = False
         await super().close()
 
-    async def execute(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
         await self._opened()
         return await super().execute(*args, **kwargs)
 
-    async def scalars(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    async def scalars(self, *args: Any, **kwargs: Any) -> Any:
         await self._opened()
         return await super().scalars(*args, **kwargs)
 
-    async def scalar(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
         await self._opened()
         return await super().scalar(*args, **kwargs)
 
-    async def get(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    async def get(self, *args: Any, **kwargs: Any) -> Any:
         await self._opened()
         return await super().get(*args, **kwargs)
 

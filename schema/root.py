@@ -7,7 +7,6 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -21,7 +20,7 @@ import resolvers.runs
 import resolvers.system
 import resolvers.users
 from schema.errors import CodedMaskErrors
-from schema.extensions import ClientInputCheck, DatabaseSession, Validation, ValidDocuments
+from schema.extensions import DatabaseSession, Validation, ValidDocuments
 from schema.query_limits import validation_rules
 from schema.types.accounts import AuthPayload, BackofficeUser, User
 from schema.types.components import Component
@@ -111,10 +110,9 @@ def build_schema(limits: Limits = Limits()) -> strawberry.Schema:
         extensions=[
             DatabaseSession,
             CodedMaskErrors,
-            lambda: MaxTokensLimiter(max_token_count=limits.max_query_tokens),
-            lambda: Validation(rules, valid, max_json_depth=limits.max_json_depth),
-            # After Validation: it reports its refusals as validation errors.
-            lambda: ClientInputCheck(max_json_depth=limits.max_json_depth),
+            lambda: Validation(
+                rules, valid, max_tokens=limits.max_query_tokens, max_json_depth=limits.max_json_depth
+            ),
         ],
         config=StrawberryConfig(disable_field_suggestions=True),
         # Event types appear in the schema only through the RunEvent interface.
