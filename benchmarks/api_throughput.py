@@ -1,30 +1,37 @@
-"""Requests per second of typical GraphQL queries against the real server, next to a bare
-Starlette endpoint returning the same JSON body, in the same run (SPEC section 12).
+"""Requests per second of typical GraphQL queries against the real server, next to bare
+Strawberry apps doing the same and a bare Starlette endpoint, in the same run (issue 8, SPEC
+section 12).
 
-    uv run python -m benchmarks.api_throughput [--seconds 2.5] [--repeats 3] [--concurrency 8]
-                                               [--flow-nodes 2] [--breakdown]
+    uv run python -m benchmarks.api_throughput [--seconds 2.5] [--repeats 3] [--concurrency 32]
+                                               [--client wrk|raw|httpx] [--flow-nodes 2] [--breakdown]
 
-Processes: the real server (`python main.py serve`, fresh embedded SQLite in a temporary
-directory, BCRYPT_ROUNDS=4), a bare Starlette app under uvicorn with the same defaults
-(`benchmarks._bare_app`: parses the request JSON and answers the body the real server gave
-for that query), and this process as the client. Data: one user with 20 projects of 3 flows,
-each flow's graph a chain of `--flow-nodes` nodes (2 by default; the editor's graphs are often
-far bigger, and the query below asks for no graph at all).
+Set-up: the load generator is `wrk` (Debian: `apt-get install -y wrk`); without it the raw
+asyncio client below is used.
 
-Queries:
-- projects: `{ projects(first: 20) { nodes { name flows { name } } } }` with a bearer token
-  (authentication, a paginated list and a nested list through a DataLoader);
-- health:   `{ health { status } }`, no token.
+Processes, each one uvicorn worker with the project's defaults (uvloop, httptools):
+- ours: `python main.py serve`, fresh embedded SQLite in a temporary directory, BCRYPT_ROUNDS=4;
+  one user with 20 projects of 3 flows, each flow's graph a chain of `--flow-nodes` nodes;
+- `benchmarks._bare_strawberry hello`: Strawberry `{ hello }` with ParserCache + ValidationCache;
+- `benchmarks._bare_strawberry projects`: Strawberry + SQLAlchemy ORM + a per-request
+  DataLoader answering the same projects query from our database file (checked to give the
+  same body), without and with the two caches;
+- `benchmarks._bare_app`: a bare Starlette endpoint answering the body ours gave (parses the
+  request JSON, serialises the body again);
+- the load generator, in a process of its own.
 
-Clients, both keep-alive with `--concurrency` requests in flight:
-- httpx: one `httpx.AsyncClient`;
-- raw:   a minimal HTTP/1.1 client on asyncio streams, much cheaper per request than httpx, so
-  the servers rather than the client set the pace. (`wrk` is used instead when installed.)
+Queries: `{ health { status } }` (no token) against `{ hello }`, and
+`{ projects(first: 20) { nodes { name flows { name } } } }` (with a bearer token: authentication,
+a page, a nested list through a DataLoader) against the bare projects app. Targets: health at
+least 0.8x the bare `{ hello }`, projects at least 1.5x the bare projects app.
 
-Each (client, target) pair runs `--seconds` per repetition, targets alternating in order, and
-figures are medians of the repetitions. Besides requests per second the table gives the
-server process's CPU time per request (from /proc/<pid>/stat): on 2 shared cores, where
-the client takes CPU from the server, that is the steadier figure.
+`--concurrency` keep-alive connections (32), `--seconds` per measurement, every target measured
+in turn, order reversed every other repetition, medians of `--repeats`. Besides requests per
+second, each server process's CPU time per request (from /proc/<pid>/stat): on 2 shared cores,
+where the load generator takes CPU from the servers, the steadier figure.
+
+Clients: `wrk` (default), `raw` (a minimal HTTP/1.1 client on asyncio streams) and `httpx` (one
+`httpx.AsyncClient`; it costs more per request than the bare endpoint, so it caps what that can
+show).
 
 --breakdown runs the app in this process instead (`create_app`, through httpx's ASGI
 transport, one request at a time) with timers around the main steps of a request, and prints

@@ -29,7 +29,14 @@ def json_text(value: Any) -> str:
 
 def json_value(text: Any) -> Any:
     # SQLite hands a JSON column that holds a bare number back as that number.
-    return orjson.loads(text) if isinstance(text, str | bytes) else text
+    if not isinstance(text, str | bytes):
+        return text
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        # Text orjson refuses but the standard library wrote, and reads: NaN and Infinity as
+        # bare words, stored in SQLite by versions before the API refused them.
+        return json.loads(text)
 
 
 # Connections kept open between requests: enough that 32 concurrent clients find one each
