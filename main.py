@@ -120,7 +120,7 @@ async def opened_backend(settings: Settings) -> AsyncIterator[Backend]:
     from db.engine import create_engine
     from services.backend import open_backend
 
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     try:
         if settings.embedded:
             await prepare_database(engine)

@@ -1,30 +1,37 @@
-"""Requests per second of typical GraphQL queries against the real server, next to a bare
-Starlette endpoint returning the same JSON body, in the same run (SPEC section 12).
+"""Requests per second of typical GraphQL queries against the real server, next to bare
+Strawberry apps doing the same and a bare Starlette endpoint, in the same run (issue 8, SPEC
+section 12).
 
-    uv run python -m benchmarks.api_throughput [--seconds 2.5] [--repeats 3] [--concurrency 8]
-                                               [--flow-nodes 2] [--breakdown]
+    uv run python -m benchmarks.api_throughput [--seconds 2.5] [--repeats 3] [--concurrency 32]
+                                               [--client wrk|raw|httpx] [--flow-nodes 2] [--breakdown]
 
-Processes: the real server (`python main.py serve`, fresh embedded SQLite in a temporary
-directory, BCRYPT_ROUNDS=4), a bare Starlette app under uvicorn with the same defaults
-(`benchmarks._bare_app`: parses the request JSON and answers the body the real server gave
-for that query), and this process as the client. Data: one user with 20 projects of 3 flows,
-each flow's graph a chain of `--flow-nodes` nodes (2 by default; the editor's graphs are often
-far bigger, and the query below asks for no graph at all).
+Set-up: the load generator is `wrk` (Debian: `apt-get install -y wrk`); without it the raw
+asyncio client below is used.
 
-Queries:
-- projects: `{ projects(first: 20) { nodes { name flows { name } } } }` with a bearer token
-  (authentication, a paginated list and a nested list through a DataLoader);
-- health:   `{ health { status } }`, no token.
+Processes, each one uvicorn worker with the project's defaults (uvloop, httptools):
+- ours: `python main.py serve`, fresh embedded SQLite in a temporary directory, BCRYPT_ROUNDS=4;
+  one user with 20 projects of 3 flows, each flow's graph a chain of `--flow-nodes` nodes;
+- `benchmarks._bare_strawberry hello`: Strawberry `{ hello }` with ParserCache + ValidationCache;
+- `benchmarks._bare_strawberry projects`: Strawberry + SQLAlchemy ORM + a per-request
+  DataLoader answering the same projects query from our database file (checked to give the
+  same body), without and with the two caches;
+- `benchmarks._bare_app`: a bare Starlette endpoint answering the body ours gave (parses the
+  request JSON, serialises the body again);
+- the load generator, in a process of its own.
 
-Clients, both keep-alive with `--concurrency` requests in flight:
-- httpx: one `httpx.AsyncClient`;
-- raw:   a minimal HTTP/1.1 client on asyncio streams, much cheaper per request than httpx, so
-  the servers rather than the client set the pace. (`wrk` is used instead when installed.)
+Queries: `{ health { status } }` (no token) against `{ hello }`, and
+`{ projects(first: 20) { nodes { name flows { name } } } }` (with a bearer token: authentication,
+a page, a nested list through a DataLoader) against the bare projects app. Targets: health at
+least 0.8x the bare `{ hello }`, projects at least 1.5x the bare projects app.
 
-Each (client, target) pair runs `--seconds` per repetition, targets alternating in order, and
-figures are medians of the repetitions. Besides requests per second the table gives the
-server process's CPU time per request (from /proc/<pid>/stat): on 2 shared cores, where
-the client takes CPU from the server, that is the steadier figure.
+`--concurrency` keep-alive connections (32), `--seconds` per measurement, every target measured
+in turn, order reversed every other repetition, medians of `--repeats`. Besides requests per
+second, each server process's CPU time per request (from /proc/<pid>/stat): on 2 shared cores,
+where the load generator takes CPU from the servers, the steadier figure.
+
+Clients: `wrk` (default), `raw` (a minimal HTTP/1.1 client on asyncio streams) and `httpx` (one
+`httpx.AsyncClient`; it costs more per request than the bare endpoint, so it caps what that can
+show).
 
 --breakdown runs the app in this process instead (`create_app`, through httpx's ASGI
 transport, one request at a time) with timers around the main steps of a request, and prints
@@ -36,13 +43,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +187,7 @@ def wrk_load(base: str, request: Request, concurrency: int, seconds: float) -> t
             script.write(f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}\n")
     try:
         output = subprocess.run(
-            ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "-s", script.name, f"{base}/graphql"],
+            ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "-s", script.name, f"{base}/graphql"],
             capture_output=True, text=True, check=True,
         ).stdout
     finally:
@@ -191,80 +200,124 @@ def wrk_load(base: str, request: Request, concurrency: int, seconds: float) -> t
 # --- main ---------------------------------------------------------------------------------------
 
 
-async def main(seconds: float, repeats: int, concurrency: int, flow_nodes: int) -> None:
-    port, bare_port = free_port(), free_port()
-    clients: dict[str, Callable[..., Any]] = {"httpx": httpx_load, "raw": raw_load}
-    if shutil.which("wrk"):
-        clients = {"httpx": httpx_load, "wrk": wrk_load}
-    with tempfile.TemporaryDirectory(prefix="bench-api-") as workdir:
+@dataclass(frozen=True)
+class Comparison:
+    """Our server answering `query` against an anchor answering `anchor_query`, side by side."""
+
+    query: str
+    anchor: str
+    anchor_query: str
+    target: float | None  # ours/anchor requests per second at least this (None: for reference)
+
+
+COMPARISONS = (
+    Comparison("health", "strawberry {hello}, caches", "hello", 0.8),
+    Comparison("projects", "strawberry + SQLAlchemy ORM + DataLoader", "projects", 1.5),
+    Comparison("projects", "same, with caches", "projects", None),
+    Comparison("health", "bare Starlette, canned body", "health", None),
+    Comparison("projects", "bare Starlette, canned body", "projects", None),
+)
+
+
+async def main(seconds: float, repeats: int, concurrency: int, flow_nodes: int, client: str) -> None:
+    loads: dict[str, Callable[..., Any]] = {"httpx": httpx_load, "raw": raw_load, "wrk": wrk_load}
+    if client == "wrk" and not shutil.which("wrk"):
+        print("wrk is not installed (apt-get install -y wrk): using the raw asyncio client")
+        client = "raw"
+    load = loads[client]
+    with tempfile.TemporaryDirectory(prefix="bench-api-") as workdir, contextlib.ExitStack() as stack:
+        port = free_port()
         server_args = [str(REPO / "main.py"), "serve", "--port", str(port), "--log-level", "warning"]
-        with subprocess_server(server_args, port=port, cwd=workdir, env=server_env(), inherit_env=False) as server:
-            base = f"http://127.0.0.1:{port}"
-            token = await prepare(base, flow_nodes)
-            requests: dict[str, Request] = {
-                "projects": (json.dumps({"query": PROJECTS}).encode(), {"authorization": f"Bearer {token}"}),
-                "health": (json.dumps({"query": HEALTH}).encode(), {}),
-            }
-            bodies = {}
-            async with httpx.AsyncClient(base_url=base) as http:
-                for name, query in (("projects", PROJECTS), ("health", HEALTH)):
-                    body, headers = requests[name]
-                    response = await http.post("/graphql", content=body, headers={**headers, "content-type": "application/json"})
-                    bodies[query] = response.json()
-                    assert not bodies[query].get("errors"), bodies[query]
-            projects = bodies[PROJECTS]["data"]["projects"]["nodes"]
-            assert len(projects) == 20 and all(len(p["flows"]) == 3 for p in projects)
-            bodies_file = Path(workdir) / "bodies.json"
-            bodies_file.write_text(json.dumps(bodies))
-            bare_args = ["-m", "benchmarks._bare_app", "--port", str(bare_port), "--bodies", str(bodies_file)]
-            with subprocess_server(bare_args, port=bare_port, cwd=REPO, env={"PYTHONPATH": str(REPO)}) as bare:
-                bare_base = f"http://127.0.0.1:{bare_port}"
-                targets = {
-                    ("projects", "server"): (base, server.pid),
-                    ("projects", "bare"): (bare_base, bare.pid),
-                    ("health", "server"): (base, server.pid),
-                    ("health", "bare"): (bare_base, bare.pid),
-                }
-                rps: dict[tuple[str, str, str], list[float]] = {}
-                cpu: dict[tuple[str, str, str], list[float]] = {}
-                failures = 0
-                for client_name, load in clients.items():
-                    for (query_name, target), (url, pid) in targets.items():  # warm-up
-                        await _measure(load, url, requests[query_name], concurrency, 0.3)
-                    for rep in range(repeats):
-                        order = list(targets.items())
-                        if rep % 2:
-                            order.reverse()
-                        for (query_name, target), (url, pid) in order:
-                            before = cpu_seconds(pid)
-                            done, bad, elapsed = await _measure(load, url, requests[query_name], concurrency, seconds)
-                            used = cpu_seconds(pid) - before
-                            failures += bad
-                            key = (client_name, query_name, target)
-                            rps.setdefault(key, []).append(done / elapsed)
-                            cpu.setdefault(key, []).append(used * 1e6 / done)
+        server = stack.enter_context(
+            subprocess_server(server_args, port=port, cwd=workdir, env=server_env(), inherit_env=False)
+        )
+        base = f"http://127.0.0.1:{port}"
+        token = await prepare(base, flow_nodes)
+        requests: dict[str, Request] = {
+            "projects": (json.dumps({"query": PROJECTS}).encode(), {"authorization": f"Bearer {token}"}),
+            "health": (json.dumps({"query": HEALTH}).encode(), {}),
+            "hello": (json.dumps({"query": "{ hello }"}).encode(), {}),
+        }
+        bodies = await _answers(base, requests, ("projects", "health"))
+        projects = bodies[PROJECTS]["data"]["projects"]["nodes"]
+        assert len(projects) == 20 and all(len(p["flows"]) == 3 for p in projects)
+        bodies_file = Path(workdir) / "bodies.json"
+        bodies_file.write_text(json.dumps(bodies))
+        database = f"sqlite+aiosqlite:///{Path(workdir) / 'flows.sqlite3'}"
+        anchors = {
+            "strawberry {hello}, caches": ["hello"],
+            "strawberry + SQLAlchemy ORM + DataLoader": ["projects", "--database", database, "--no-caches"],
+            "same, with caches": ["projects", "--database", database],
+            "bare Starlette, canned body": None,
+        }
+        targets: dict[str, tuple[str, int]] = {"ours": (base, server.pid)}
+        for name, args in anchors.items():
+            anchor_port = free_port()
+            module_args = (
+                ["-m", "benchmarks._bare_strawberry", *args, "--port", str(anchor_port)]
+                if args is not None
+                else ["-m", "benchmarks._bare_app", "--port", str(anchor_port), "--bodies", str(bodies_file)]
+            )
+            process = stack.enter_context(
+                subprocess_server(module_args, port=anchor_port, cwd=REPO, env={"PYTHONPATH": str(REPO)})
+            )
+            targets[name] = (f"http://127.0.0.1:{anchor_port}", process.pid)
+        anchor_bodies = {
+            name: await _answers(url, requests, [c.anchor_query for c in COMPARISONS if c.anchor == name])
+            for name, (url, _) in targets.items() if name != "ours"
+        }
+        _check_same_projects(bodies[PROJECTS], anchor_bodies["strawberry + SQLAlchemy ORM + DataLoader"][PROJECTS])
+        runs = sorted({(c.query, "ours") for c in COMPARISONS} | {(c.anchor_query, c.anchor) for c in COMPARISONS})
+        rps: dict[tuple[str, str], list[float]] = {}
+        cpu: dict[tuple[str, str], list[float]] = {}
+        failures = 0
+        for query, target in runs:  # warm-up
+            await _measure(load, targets[target][0], requests[query], concurrency, 0.5)
+        for rep in range(repeats):
+            for query, target in runs if rep % 2 == 0 else runs[::-1]:
+                url, pid = targets[target]
+                before = cpu_seconds(pid)
+                done, bad, elapsed = await _measure(load, url, requests[query], concurrency, seconds)
+                failures += bad
+                rps.setdefault((query, target), []).append(done / elapsed)
+                cpu.setdefault((query, target), []).append((cpu_seconds(pid) - before) * 1e6 / max(done, 1))
     rows = []
-    for client_name in clients:
-        for query_name in ("projects", "health"):
-            server_rps = median(rps[(client_name, query_name, "server")])
-            bare_rps = median(rps[(client_name, query_name, "bare")])
-            server_cpu = median(cpu[(client_name, query_name, "server")])
-            bare_cpu = median(cpu[(client_name, query_name, "bare")])
-            rows.append([client_name, query_name, server_rps, bare_rps, server_rps / bare_rps,
-                         server_cpu, bare_cpu, server_cpu / bare_cpu])
+    for c in COMPARISONS:
+        ours, anchor = median(rps[(c.query, "ours")]), median(rps[(c.anchor_query, c.anchor)])
+        ours_cpu, anchor_cpu = median(cpu[(c.query, "ours")]), median(cpu[(c.anchor_query, c.anchor)])
+        verdict = "-" if c.target is None else ("met" if ours / anchor >= c.target else "NOT met")
+        target = "-" if c.target is None else f">= {c.target:g}"
+        rows.append([c.query, ours, c.anchor, anchor, ours / anchor, target, verdict, ours_cpu, anchor_cpu])
     print(
         table(
-            ["client", "query", "server rps", "bare rps", "server/bare rps",
-             "server cpu us/req", "bare cpu us/req", "cpu ratio"],
+            ["query", "ours rps", "anchor", "anchor rps", "ours/anchor", "target", "",
+             "ours cpu us/req", "anchor cpu us/req"],
             rows,
             title=(
-                f"API throughput: {concurrency} requests in flight, {seconds:g} s per measurement, "
+                f"API throughput ({client}): {concurrency} connections, {seconds:g} s per measurement, "
                 f"medians of {repeats}; flows of {flow_nodes} nodes; {machine()}"
             ),
         )
     )
     print(f"\nfailed requests (non-200 or GraphQL errors): {failures}")
 
+
+async def _answers(base: str, requests: dict[str, Request], names: Iterable[str]) -> dict[str, Any]:
+    """Query text -> the body `base` answers it with (no errors allowed)."""
+    found = {}
+    async with httpx.AsyncClient(base_url=base) as http:
+        for name in names:
+            body, headers = requests[name]
+            response = await http.post("/graphql", content=body, headers={**headers, "content-type": "application/json"})
+            answer = response.json()
+            assert not answer.get("errors"), answer
+            found[json.loads(body)["query"]] = answer
+    return found
+
+
+def _check_same_projects(ours: dict[str, Any], anchor: dict[str, Any]) -> None:
+    # The anchor must do the same work: the same projects and flows, in the same order.
+    assert ours == anchor, (ours, anchor)
 
 
 async def _measure(
@@ -282,9 +335,8 @@ def cli() -> None:
     arguments = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     arguments.add_argument("--seconds", type=float, default=2.5)
     arguments.add_argument("--repeats", type=int, default=3)
-    # 8: at 15 or more concurrent authenticated requests the server deadlocks on its connection
-    # pool (see README, "Findings"); raise it to check that bug once fixed.
-    arguments.add_argument("--concurrency", type=int, default=8)
+    arguments.add_argument("--concurrency", type=int, default=32)
+    arguments.add_argument("--client", choices=["wrk", "raw", "httpx"], default="wrk")
     arguments.add_argument("--flow-nodes", type=int, default=2, help="nodes in each stored flow's graph")
     arguments.add_argument("--breakdown", action="store_true", help="time the steps of a request, in-process")
     options = arguments.parse_args()
@@ -293,7 +345,7 @@ def cli() -> None:
 
         asyncio.run(breakdown(options.flow_nodes))
     else:
-        asyncio.run(main(options.seconds, options.repeats, options.concurrency, options.flow_nodes))
+        asyncio.run(main(options.seconds, options.repeats, options.concurrency, options.flow_nodes, options.client))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from services import system
 
 
 async def health(info: Info) -> Health:
-    report = await system.check_health(info.context.session)
+    report = await system.check_health(lambda: info.context.session, info.context.backend.database_probe)
     return Health(status=report.status, database=report.database, version=report.version)
 
 

@@ -90,11 +90,14 @@ class _SessionWatch:
                 await watch
 
     async def watch_session(self) -> None:
-        interval = self.context.backend.settings.limits.session_check_seconds
+        # Every half interval, with a state at most half an interval old: a session that ended
+        # closes its sockets within the interval, and the sockets of one login session share
+        # their checks (see SessionStates.read).
+        interval = self.context.backend.settings.limits.session_check_seconds / 2
         while True:
             await asyncio.sleep(interval)
             try:
-                await self.context.recheck_session()
+                await self.context.recheck_session(fresh_within=interval)
             except DomainError as error:
                 code, reason = close_reason(error)
                 logger.info("websocket closed: %s", reason)

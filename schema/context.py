@@ -59,16 +59,18 @@ class Context:
                 raise
         return self.authenticated_actor
 
-    async def recheck_session(self) -> None:
-        """Raise when the connection's token has expired or its session has ended since."""
+    async def recheck_session(self, *, fresh_within: float) -> None:
+        """Raise when the connection's token has expired or its session has ended, as known
+        `fresh_within` seconds ago at most."""
         if self.authenticated_actor is not None and self.access_token:
-            await self._authenticate(self.access_token, recheck=True)
+            await self._authenticate(self.access_token, fresh_within=fresh_within)
 
-    async def _authenticate(self, access_token: str, *, recheck: bool = False) -> Actor:
+    async def _authenticate(self, access_token: str, *, fresh_within: float | None = None) -> Actor:
         # A session of its own, opened only when the session's state is not known already: a
         # subscription must not hold the operation's open.
-        async with self.backend.session_factory() as session:
-            return await auth.authenticate(session, self.backend.auth, access_token, recheck=recheck)
+        return await auth.authenticate(
+            self.backend.session_factory, self.backend.auth, access_token, fresh_within=fresh_within
+        )
 
     async def require_actor(self) -> Actor:
         actor = await self.actor()

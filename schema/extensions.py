@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 from graphql import (
     ArgumentNode,
@@ -63,21 +63,27 @@ class DatabaseSession(SchemaExtension):
         if isinstance(context, Context) and self.execution_context.operation_type is not OperationType.SUBSCRIPTION:
             # Authenticate first, on a connection of its own that is back in the pool before the
             # operation takes one: holding one while waiting for another deadlocks a busy pool.
+            # (The operation's own connection is opened by its first statement, if any: see
+            # db.engine.ConnectOnceSession. Subscriptions use short sessions of their own.)
             with contextlib.suppress(DomainError):
                 await context.actor()
-            # Root fields resolve concurrently and share the session; two of them opening its
-            # connection at once is an error (on PostgreSQL), so it is open before they start.
-            # Subscriptions use short sessions of their own instead of holding one for hours.
-            await context.session.connection()
         yield
 
 
 class ValidDocuments:
-    """Digests of the query texts that passed validation, least recently used first."""
+    """The query texts that passed validation (by digest), least recently used first, and the
+    parsed documents of the most recent small ones.
 
-    def __init__(self, maxsize: int = 1024) -> None:
+    Parsed documents are kept only for texts of at most `max_document_chars`, and at most
+    `max_documents` of them: each is thousands of Python objects, and kept by the hundred they
+    make every full garbage collection slower than parsing them again would be."""
+
+    def __init__(self, maxsize: int = 1024, *, max_documents: int = 128, max_document_chars: int = 8192) -> None:
         self.maxsize = maxsize
+        self.max_documents = max_documents
+        self.max_document_chars = max_document_chars
         self._digests: OrderedDict[bytes, None] = OrderedDict()
+        self._documents: OrderedDict[bytes, DocumentNode] = OrderedDict()
 
     def __contains__(self, digest: bytes) -> bool:
         if digest not in self._digests:
@@ -85,69 +91,83 @@ class ValidDocuments:
         self._digests.move_to_end(digest)
         return True
 
-    def add(self, digest: bytes) -> None:
+    def document(self, digest: bytes) -> DocumentNode | None:
+        document = self._documents.get(digest)
+        if document is not None:
+            self._documents.move_to_end(digest)
+        return document
+
+    def add(self, digest: bytes, query: str, document: DocumentNode) -> None:
         self._digests[digest] = None
         if len(self._digests) > self.maxsize:
             self._digests.popitem(last=False)
+        if len(query) <= self.max_document_chars:
+            self._documents[digest] = document
+            if len(self._documents) > self.max_documents:
+                self._documents.popitem(last=False)
+
+
+def query_digest(query: str) -> bytes:
+    return hashlib.blake2b(query.encode(), digest_size=16).digest()
 
 
 class Validation(SchemaExtension):
-    """Validates with the schema's rules (see schema.query_limits), each query text once.
+    """Parses, validates and checks the client's input before any resolver runs.
 
-    It replaces Strawberry's ValidationCache, which keys its LRU on the parsed document and so
-    keeps every document it saw (128 of them): 5,000-token documents are ~17,000 objects each,
-    and kept they made every full garbage collection hundreds of ms longer. This one keeps a
-    digest of the text, and only of texts that passed: a refused text is validated again if
-    sent again.
+    - The token limit (MAX_QUERY_TOKENS) applies while parsing, as Strawberry's
+      MaxTokensLimiter applies it.
+    - The schema's rules (see schema.query_limits) run once per query text. This replaces
+      Strawberry's ParserCache and ValidationCache, which key their LRUs on the text and the
+      parsed document and so keep every document they saw (128 of them): 5,000-token documents
+      are ~17,000 objects each, and kept they made every full garbage collection hundreds of ms
+      longer. This keeps a digest of the texts that passed, and the parsed documents of small
+      ones (see ValidDocuments): a refused text is parsed and validated again if sent again. A
+      text passes when the rules find nothing and every literal argument written in it passes
+      `check_json_value`.
+    - Every request's variables pass `check_json_value` too (values that no database can store
+      or no client can read back, at any depth, on every transport), and subscriptions need a
+      websocket: over HTTP they are a client error, not a crash.
+
+    Refusals are reported as validation errors, which every transport answers and masks. (One
+    extension rather than three: Strawberry enters every extension's hooks for every operation
+    and every subscription event.)
     """
 
-    def __init__(self, rules: ValidationRules, valid: ValidDocuments) -> None:
+    def __init__(self, rules: ValidationRules, valid: ValidDocuments, *, max_tokens: int, max_json_depth: int) -> None:
         self.rules = rules
         self.valid = valid
+        self.max_tokens = max_tokens
+        self.max_json_depth = max_json_depth
+        self._digest: bytes | None = None
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        context.parse_options["max_tokens"] = self.max_tokens
+        if context.query:
+            self._digest = query_digest(context.query)
+            context.graphql_document = self.valid.document(self._digest)
+        yield
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        digest = hashlib.blake2b(context.query.encode(), digest_size=16).digest() if context.query else None
+        digest = self._digest
         if digest is not None and digest in self.valid:
-            context.pre_execution_errors = []
+            errors: list[GraphQLError] = []
         else:
             assert context.graphql_document is not None  # parsed before validation
             errors = validate_query(context.schema._schema, context.graphql_document, self.rules)
-            context.pre_execution_errors = errors
-            if digest is not None and not errors:
-                self.valid.add(digest)
+            if not errors:
+                errors = self._refused(lambda: self._check_literals(context.graphql_document))
+            if digest is not None and context.query and not errors:
+                self.valid.add(digest, context.query, context.graphql_document)
+        context.pre_execution_errors = errors or self._refused(self._check_request)
         yield
 
+    def _check_literals(self, document: DocumentNode | None) -> None:
+        for name, literal in _literal_arguments(document) if document is not None else ():
+            check_json_value(name, value_from_ast_untyped(literal), max_depth=self.max_json_depth)
 
-def _keeps_changes(errors: list[GraphQLError] | None) -> bool:
-    return all(
-        isinstance(error.original_error, DomainError) and error.original_error.keeps_changes
-        for error in errors or ()
-    )
-
-
-class ClientInputCheck(SchemaExtension):
-    """Refuses, before any resolver runs, values that no database can store or no client can read
-    back: every variable and every literal argument passes `check_json_value` (so every String and
-    JSON input, at any depth, on every transport). Subscriptions need a websocket: over HTTP they
-    are a client error, not a crash.
-
-    It reports through the validation errors, which every transport answers and masks; so it
-    must come after ValidationCache, which sets them."""
-
-    def __init__(self, *, max_json_depth: int) -> None:
-        self.max_json_depth = max_json_depth
-
-    def on_validate(self) -> Iterator[None]:
-        execution_context = self.execution_context
-        if not execution_context.pre_execution_errors:
-            try:
-                self._check()
-            except BadInput as error:
-                execution_context.pre_execution_errors = [GraphQLError(error.message, original_error=error)]
-        yield
-
-    def _check(self) -> None:
+    def _check_request(self) -> None:
         execution_context = self.execution_context
         context = execution_context.context
         if (
@@ -158,9 +178,21 @@ class ClientInputCheck(SchemaExtension):
             raise BadInput("query", "subscriptions are served over a websocket at /graphql, not over HTTP")
         for name, value in (execution_context.variables or {}).items():
             check_json_value(name, value, max_depth=self.max_json_depth)
-        if execution_context.graphql_document is not None:
-            for name, literal in _literal_arguments(execution_context.graphql_document):
-                check_json_value(name, value_from_ast_untyped(literal), max_depth=self.max_json_depth)
+
+    @staticmethod
+    def _refused(check: Callable[[], None]) -> list[GraphQLError]:
+        try:
+            check()
+        except BadInput as error:
+            return [GraphQLError(error.message, original_error=error)]
+        return []
+
+
+def _keeps_changes(errors: list[GraphQLError] | None) -> bool:
+    return all(
+        isinstance(error.original_error, DomainError) and error.original_error.keeps_changes
+        for error in errors or ()
+    )
 
 
 def _literal_arguments(document: DocumentNode) -> list[tuple[str, ValueNode]]:

@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator, Callable
 import strawberry
 from graphql import GraphQLError
 from opentelemetry.trace import TracerProvider
-from strawberry.extensions import MaxTokensLimiter, SchemaExtension
+from strawberry.extensions import SchemaExtension
 from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -23,7 +23,7 @@ import resolvers.runs
 import resolvers.system
 import resolvers.users
 from schema.errors import CodedMaskErrors
-from schema.extensions import ClientInputCheck, DatabaseSession, Validation, ValidDocuments
+from schema.extensions import DatabaseSession, Validation, ValidDocuments
 from schema.metrics import OperationMetrics
 from schema.query_limits import validation_rules
 from schema.types.accounts import AuthPayload, BackofficeUser, User
@@ -119,10 +119,9 @@ def build_schema(limits: Limits = Limits(), *, tracer_provider: TracerProvider |
             *observers,
             DatabaseSession,
             CodedMaskErrors,
-            lambda: MaxTokensLimiter(max_token_count=limits.max_query_tokens),
-            lambda: Validation(rules, valid),
-            # After Validation: it reports its refusals as validation errors.
-            lambda: ClientInputCheck(max_json_depth=limits.max_json_depth),
+            lambda: Validation(
+                rules, valid, max_tokens=limits.max_query_tokens, max_json_depth=limits.max_json_depth
+            ),
         ],
         config=StrawberryConfig(disable_field_suggestions=True),
         # Event types appear in the schema only through the RunEvent interface.

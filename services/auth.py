@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -174,18 +175,27 @@ async def logout(session: AsyncSession, config: AuthConfig, refresh_token: str) 
 
 
 async def authenticate(
-    session: AsyncSession, config: AuthConfig, access_token: str, *, recheck: bool = False
+    open_session: Callable[[], AsyncSession],
+    config: AuthConfig,
+    access_token: str,
+    *,
+    fresh_within: float | None = None,
 ) -> Actor:
     """The actor behind an access token, if the token is valid and its session still open.
 
-    The session's state is read from the database at most every few seconds (`recheck` reads
-    it now); `session` is used only then."""
+    The session's state is read from the database at most every few seconds (or, given
+    `fresh_within`, when the state known is older than that), in a session of its own opened
+    only then."""
     claims = config.tokens.decode(access_token, "access")
     key = SessionKey(claims.account_kind, claims.account_id, claims.session_id)
-    state = None if recheck else config.sessions.get(key)
+    state = config.sessions.get(key, max_age=fresh_within)
     if state is None:
-        state = await _session_state(session, claims)
-        config.sessions.put(key, state)
+
+        async def read() -> SessionState:
+            async with open_session() as session:
+                return await _session_state(session, claims)
+
+        state = await config.sessions.read(key, read)
     if state is SessionState.ACCOUNT_DELETED:
         raise AccountDeleted("the account no longer exists")
     if state is SessionState.REVOKED:

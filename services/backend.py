@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -23,6 +23,7 @@ from services.run_log.streams import RunStreams
 from services.media import MediaDirectory
 from services.runs import RunManager, mark_interrupted_runs
 from services.sessions import SessionStates
+from services.system import DatabaseProbe
 from services.settings import Settings
 from services.tokens import TokenCodec
 
@@ -42,6 +43,7 @@ class Backend:
     runs: RunManager
     # Distributed mode only (REDIS_URL): this process among the others.
     cluster: Cluster | None = None
+    database_probe: DatabaseProbe = field(default_factory=DatabaseProbe)
 
     async def prepare_to_serve(self) -> None:
         """For a server starting up: runs a previous process left running are over, and the

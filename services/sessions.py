@@ -8,11 +8,12 @@ once in the process that revoked it (which forgets its entries).
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from services.tokens import AccountKind
@@ -46,17 +47,35 @@ class SessionStates:
         self._max_entries = max_entries
         self._clock = clock
         self._entries: OrderedDict[SessionKey, tuple[SessionState, float]] = OrderedDict()
+        self._reading: dict[SessionKey, asyncio.Future[SessionState]] = {}
 
-    def get(self, key: SessionKey) -> SessionState | None:
-        """The state read less than `max_age_seconds` ago, if any."""
+    def get(self, key: SessionKey, *, max_age: float | None = None) -> SessionState | None:
+        """The state read less than `max_age` (by default `max_age_seconds`) ago, if any."""
         entry = self._entries.get(key)
         if entry is None:
             return None
         state, read_at = entry
-        if self._clock() - read_at >= self._max_age:
+        age = self._clock() - read_at
+        if age >= self._max_age:
             del self._entries[key]
             return None
-        return state
+        return state if max_age is None or age < max_age else None
+
+    async def read(self, key: SessionKey, read: Callable[[], Awaitable[SessionState]]) -> SessionState:
+        """The state as `read` finds it now, remembered. Concurrent reads of one session share
+        one: the websockets of a login session check it at the same moments."""
+        pending = self._reading.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(read())
+            self._reading[key] = pending
+            pending.add_done_callback(lambda done: self._remember(key, done))
+        # Shielded: one reader giving up (its socket closed) does not cancel the others' read.
+        return await asyncio.shield(pending)
+
+    def _remember(self, key: SessionKey, done: asyncio.Future[SessionState]) -> None:
+        del self._reading[key]
+        if not done.cancelled() and done.exception() is None:
+            self.put(key, done.result())
 
     def put(self, key: SessionKey, state: SessionState) -> None:
         self._entries[key] = (state, self._clock())

@@ -111,6 +111,8 @@ class Settings:
     embedded: bool = False
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
     provider_concurrency: int = 32
+    # Database connections kept open for reuse; None: the database's default (db.engine).
+    database_pool_size: int | None = None
     bcrypt_rounds: int = 12
     # Consecutive text deltas of one node within this window go out as one event (0: off).
     delta_window_ms: int = 30
@@ -159,6 +161,7 @@ def load_settings(
             for provider in PROVIDERS.values()
         },
         provider_concurrency=_int_setting(env, "PROVIDER_CONCURRENCY", 32),
+        database_pool_size=_optional_int_setting(env, "DATABASE_POOL_SIZE"),
         bcrypt_rounds=_int_setting(env, "BCRYPT_ROUNDS", 12),
         delta_window_ms=_int_setting(env, "DELTA_WINDOW_MS", 30, minimum=0),
         trusted_proxies=_list_setting(env, "TRUSTED_PROXIES"),
@@ -207,12 +210,18 @@ def _redis_url(env: Mapping[str, str], *, embedded: bool) -> str | None:
     if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError(f"REDIS_URL must start with redis://, rediss:// or unix://, got {url!r}")
     return url
+
+
 def _choice_setting(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     """One of `choices` (the first when unset)."""
     value = (env.get(name) or choices[0]).strip().lower()
     if value not in choices:
         raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     return value
+
+
+def _optional_int_setting(env: Mapping[str, str], name: str) -> int | None:
+    return _int_setting(env, name, 0) or None
 
 
 def _list_setting(env: Mapping[str, str], name: str) -> tuple[str, ...]:

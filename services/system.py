@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import asyncio
@@ -31,8 +33,29 @@ class ProviderStatus:
     available: bool
 
 
-async def check_health(session: AsyncSession) -> HealthReport:
-    database = await database_is_reachable(session)
+class DatabaseProbe:
+    """Whether the database answers, asked at most once per `max_age_seconds`.
+
+    Load balancers and monitors poll `health` often, and many at once: they share one check
+    (and so take no connection) within that time, and a database that stops answering shows
+    within it."""
+
+    def __init__(self, max_age_seconds: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._max_age = max_age_seconds
+        self._clock = clock
+        self._answer: tuple[bool, float] | None = None
+
+    async def reachable(self, session: Callable[[], AsyncSession]) -> bool:
+        """`session` gives the session to ask through, only when a check is due."""
+        if self._answer is not None and self._clock() - self._answer[1] < self._max_age:
+            return self._answer[0]
+        reachable = await database_is_reachable(session())
+        self._answer = (reachable, self._clock())
+        return reachable
+
+
+async def check_health(session: Callable[[], AsyncSession], probe: DatabaseProbe) -> HealthReport:
+    database = await probe.reachable(session)
     return HealthReport(status="ok" if database else "degraded", database=database, version=VERSION)
 
 

@@ -58,6 +58,11 @@ def test_limits_are_settings(tmp_path: Path) -> None:
     assert settings.limits.max_query_depth == 12
 
 
+def test_the_database_pool_size_is_a_setting(tmp_path: Path) -> None:
+    assert load_settings(PRODUCTION, workdir=tmp_path).database_pool_size is None  # the database's default
+    assert load_settings({**PRODUCTION, "DATABASE_POOL_SIZE": "8"}, workdir=tmp_path).database_pool_size == 8
+
+
 @pytest.mark.parametrize("value", ["many", "-1", "0"])
 def test_a_malformed_number_names_the_setting(tmp_path: Path, value: str) -> None:
     with pytest.raises(SettingsError, match="MAX_GRAPH_NODES"):

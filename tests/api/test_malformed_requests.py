@@ -157,6 +157,13 @@ async def test_a_nul_in_a_literal_string_is_refused(api: GraphQLClient) -> None:
     assert_refused(result, "input.identifier")
 
 
+async def test_a_text_refused_for_a_literal_is_refused_each_time_it_is_sent(api: GraphQLClient) -> None:
+    # Texts that passed are not checked again: a refused one must not count as passed.
+    for _ in range(2):
+        result = await api.execute('{ component(type: "a\\u0000b") { type } }')
+        assert_refused(result, "type")
+
+
 # json.dumps writes NaN and Infinity as the bare words many JSON parsers (Python's too) accept.
 NON_STANDARD_NUMBERS = [
     pytest.param(float("nan"), id="nan"),

@@ -344,8 +344,7 @@ async def test_a_follower_reading_one_event_a_second_slows_neither_the_run_nor_o
 ) -> None:
     alice = await api.signup("alice")
     backend = app.state.backend
-    async with backend.session_factory() as session:
-        actor = await authenticate(session, backend.auth, alice.access_token)
+    actor = await authenticate(backend.session_factory, backend.auth, alice.access_token)
     slow_follower = backend.runs.stream(actor, RunInput(graph=example("story-flow.json"), provider_id="mistral"))
     slow: list[Any] = [await anext(slow_follower)]
 

@@ -228,3 +228,27 @@ async def test_a_socket_without_connection_init_is_closed(live_server: str, subp
     async with websockets.connect(url, subprotocols=[websockets.Subprotocol(subprotocol)]) as socket:
         code, reason = await closed(socket)
     assert code == 4408
+
+
+async def test_the_sockets_of_one_login_session_share_their_session_checks(
+    database_url: str, workdir: Path, engine: AsyncEngine
+) -> None:
+    from contextlib import AsyncExitStack
+
+    from tests.api.test_sql_statements import count_statements
+
+    application = create_app(settings_for(database_url, workdir, SESSION_CHECK_SECONDS="1"))
+    async with (
+        application.router.lifespan_context(application),
+        serve_app(application) as base_url,
+        httpx.AsyncClient(base_url=base_url) as http,
+        AsyncExitStack() as sockets,
+    ):
+        alice = await GraphQLClient(http).signup("alice")
+        for _ in range(10):
+            await sockets.enter_async_context(graphql_ws(base_url, payload={"token": alice.access_token}))
+        with count_statements(application) as statements:
+            await asyncio.sleep(2.2)
+    checks = [statement for statement in statements if "refresh_tokens" in statement]
+    # Each socket alone would read it every second: 20 reads or more.
+    assert 1 <= len(checks) <= 6
