@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -125,12 +126,7 @@ class RunRepository(Repository):
         """Inserts or replaces node results by (run_id, node_id); one row per node at most."""
         if not rows:
             return
-        dialect = self.session.get_bind().dialect.name
-        statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(RunNodeResult)
-        statement = statement.on_conflict_do_update(
-            index_elements=[RunNodeResult.run_id, RunNodeResult.node_id],
-            set_={name: statement.excluded[name] for name in _NODE_RESULT_STATE},
-        )
+        statement = _node_result_upsert(self.session.get_bind().dialect.name)
         await self.session.execute(statement, list(rows))
 
     async def finish(
@@ -155,3 +151,13 @@ class RunRepository(Repository):
             .where(RunNodeResult.run_id.in_(run_ids), RunNodeResult.status.in_(UNFINISHED_NODE_STATUSES))
             .values(status="cancelled", finished_at=at)
         )
+
+
+@functools.cache
+def _node_result_upsert(dialect: str) -> Any:
+    """Built once per dialect: building it cost more than running it, batch after batch."""
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(RunNodeResult)
+    return statement.on_conflict_do_update(
+        index_elements=[RunNodeResult.run_id, RunNodeResult.node_id],
+        set_={name: statement.excluded[name] for name in _NODE_RESULT_STATE},
+    )

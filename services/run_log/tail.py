@@ -25,6 +25,7 @@ class RunTail:
         self.first_seq = 1
         self.closed = False
         self._news = asyncio.Event()
+        self._waiting = False  # a follower waits on `_news`
 
     @property
     def last_seq(self) -> int:
@@ -51,11 +52,16 @@ class RunTail:
         return self._events[seq - self.first_seq :]
 
     async def changed(self) -> None:
+        self._waiting = True
         await self._news.wait()
 
     def _wake(self) -> None:
-        self._news.set()
-        self._news = asyncio.Event()
+        # A new Event only when someone waited on the old one: most batches find every
+        # follower busy sending, and Events are not free.
+        if self._waiting:
+            self._waiting = False
+            self._news.set()
+            self._news = asyncio.Event()
 
 
 class LiveTails:

@@ -59,10 +59,14 @@ class OpenAICompatibleProvider(StreamingTextProvider["openai.AsyncStream[ChatCom
         self, stream: openai.AsyncStream[ChatCompletionChunk]
     ) -> AsyncGenerator[str, None]:
         chunks = 0
+        done = False
         try:
             async for event in server_sent_events(stream.response.aiter_lines()):
-                if event.data.startswith("[DONE]"):
-                    break
+                # After [DONE] the body is read to its end all the same: a response left unread
+                # closes its connection instead of returning it to the pool for the next call.
+                done = done or event.data.startswith("[DONE]")
+                if done:
+                    continue
                 chunk = event.json()
                 if event.event == "error" or (isinstance(chunk, dict) and chunk.get("error")):
                     raise self._stream_error(chunk)
