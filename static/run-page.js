@@ -84,6 +84,9 @@
 
   // --- the graph ----------------------------------------------------------------------------
 
+  // Editor-only node types: the engine ignores them.
+  const EDITOR_ONLY = new Set(["note", "group"]);
+
   function drawGraph(graphData, componentNames) {
     const graph = $("graph");
     graph.querySelectorAll(".node").forEach((old) => old.remove());
@@ -97,6 +100,16 @@
       const box = element("div", "node");
       box.dataset.nodeId = node.id;
       box.dataset.state = "pending";
+      if (EDITOR_ONLY.has(node.type)) {
+        // A sticky note or a frame: drawn where the editor puts it, never run.
+        box.dataset.state = "editor";
+        box.style.left = ((node.position && node.position.x) || 0) - left + "px";
+        box.style.top = ((node.position && node.position.y) || 0) - top + "px";
+        const data = node.data || {};
+        box.append(element("div", "title", data.label || data.text || node.type));
+        graph.append(box);
+        continue;
+      }
       box.style.left = ((node.position && node.position.x) || 0) - left + "px";
       box.style.top = ((node.position && node.position.y) || 0) - top + "px";
       const data = node.data || {};

@@ -22,7 +22,7 @@ const answer = await withPage(async (page) => {
         id: node.dataset.nodeId,
         state: node.dataset.state,
         colour: getComputedStyle(node).backgroundColor,
-        stream: node.querySelector(".stream").textContent,
+        stream: node.querySelector(".stream")?.textContent ?? "",
       })),
     }));
     for (const node of seen.nodes) {
