@@ -1,1 +1,1 @@
-"""Performance harness (SPEC section 12). Each module is a command: `uv run python -m benchmarks.<name>`."""
+"""Performance harness. Each module is a command: `uv run python -m benchmarks.<name>`."""

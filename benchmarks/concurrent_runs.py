@@ -22,7 +22,7 @@ same machine, same clock), wall time (subscriptions sent -> last run complete), 
 process's peak memory (VmHWM in /proc/<pid>/status; the server is fresh for each N) next to its
 memory when idle before the runs. A second table gives the CPU time each process used during
 the runs: when the server's CPU time is close to the wall time, the server is the bottleneck.
-The per-provider limit (default 32 calls in flight, SPEC section 7) queues the provider calls
+The per-provider limit (default 32 calls in flight, PROVIDER_CONCURRENCY) queues the provider calls
 of the other runs; `--provider-concurrency 500` lets them all stream at once.
 
 --profile-server PREFIX runs the server under py-spy (fetched by `uvx`, not a project

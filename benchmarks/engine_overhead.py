@@ -15,7 +15,7 @@ For each: the time to parse the JSON (`parse_graph`, done by the server before t
 counted), to validate (`validate_graph`), to run from the parsed graph (validation included)
 and to run from an already validated `ExecutionPlan` (validation excluded), each consuming
 every event the run yields. Figures are medians of the repetitions, divided by the node count.
-Target (SPEC section 12): under 100 us per node on 1,000 nodes; 50 us is the aim.
+Target: under 100 us per node on 1,000 nodes; 50 us is the aim.
 
 --profile SHAPE runs cProfile over one 1,000-node run of that shape and prints the top entries.
 """

@@ -17,7 +17,7 @@ repetitions, the baseline first on odd ones):
   per level, so a level starts when the slowest node of the previous level has finished.
 
 Critical path = the longest latency-weighted path (computed). Target: ours wall / critical
-path <= 1.05 (SPEC section 12). `ours/meas crit` divides by the critical path of the node
+path <= 1.05. `ours/meas crit` divides by the critical path of the node
 durations measured in that run instead (asyncio.sleep overshoots each timer by up to ~1 ms, as
 epoll rounds timeouts up to the millisecond; the baseline pays that too), which isolates the
 scheduler's own cost. `lag` is the mean delay between a node's last input finishing and the

@@ -1,4 +1,4 @@
-"""The one Strawberry schema: every operation of SPEC section 9, mapped to its resolver."""
+"""The one Strawberry schema: every operation of the API, mapped to its resolver."""
 
 from __future__ import annotations
 

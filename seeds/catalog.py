@@ -1,4 +1,4 @@
-"""The 13 component types of the catalog (SPEC section 6), as the data `seed_catalog` writes.
+"""The 13 component types of the catalog (ARCHITECTURE.md, "The catalog"), as the data `seed_catalog` writes.
 
 Field keys and port keys are the contract with the editor: node `data` uses the field keys and
 edges name the port keys as handles, so they must never be renamed here.
@@ -10,7 +10,7 @@ Field kinds, a fixed vocabulary the editor renders and the engine validates:
   select    one of `options`; anything else is rejected
   combobox  `options` are suggestions; free text is accepted too
   character the id of a saved consistent character
-  model     a model override, {"provider": ..., "model": ...} (SPEC section 6); `options`
+  model     a model override, {"provider": ..., "model": ...} (ARCHITECTURE.md, "The catalog"); `options`
             suggest model ids of the node type's default provider
 """
 

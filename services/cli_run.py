@@ -2,7 +2,7 @@
 
 Everything a run needs is checked before it starts (the file, the graph against the catalog, the
 providers), so bad input ends with `RunRefused` and no provider is called. The run then goes as
-the server's do (SPEC section 14): the engine runs as a task of its own, appending its events to
+the server's do (ARCHITECTURE.md, "The run path"): the engine runs as a task of its own, appending its events to
 an in-memory log (a `RunTail`), and the display is a follower of that log, so drawing it never
 paces the run. Ctrl-C cancels the run through the engine's cancel token: its provider calls are
 cancelled and the log ends with `RunCancelled`.

@@ -34,8 +34,8 @@ CATALOG_MODELS = (
     ComponentOutputSchema,
 )
 
-# SPEC section 6, first table: type -> (category, executes).
-SPEC_TYPES = {
+# The catalog the editor codes against: type -> (category, executes).
+EDITOR_TYPES = {
     "consistentCharacter": ("data source", True),
     "sceneBuilder": ("data source", True),
     "initialPrompt": ("text", True),
@@ -51,7 +51,7 @@ SPEC_TYPES = {
     "group": ("editor", False),
 }
 
-# SPEC section 6, second table: type -> (field keys, input ports, output ports), where a port is
+# and type -> (field keys, input ports, output ports), where a port is
 # (id, kind, accepts several edges).
 Ports = list[tuple[str, str, bool]]
 EDITOR_CONTRACT: dict[str, tuple[list[str], Ports, Ports]] = {
@@ -108,8 +108,8 @@ def _by_type(catalog: Catalog) -> dict[str, ComponentSpec]:
 
 
 def test_catalog_has_the_thirteen_component_types_of_the_spec() -> None:
-    assert [c.type for c in CATALOG.components] == list(SPEC_TYPES)
-    assert {c.type: (c.category, c.is_executable) for c in CATALOG.components} == SPEC_TYPES
+    assert [c.type for c in CATALOG.components] == list(EDITOR_TYPES)
+    assert {c.type: (c.category, c.is_executable) for c in CATALOG.components} == EDITOR_TYPES
     assert [c.order for c in CATALOG.components] == list(range(13))
 
 

@@ -1,4 +1,4 @@
-"""Settings from the environment and `.env` (SPEC section 3)."""
+"""Settings from the environment and `.env`."""
 
 from __future__ import annotations
 

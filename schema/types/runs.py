@@ -1,4 +1,4 @@
-"""Runs, their node results, and the run events of SPEC section 8 as GraphQL types."""
+"""Runs, their node results, and the run events as GraphQL types (ARCHITECTURE.md, "The engine and its events")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Stored results of identical nodes, for partial re-execution (SPEC section 8).
+"""Stored results of identical nodes, for partial re-execution (ARCHITECTURE.md, "The engine and its events").
 
 Two nodes are identical when they have the same type, the same field values and the same
 inputs, and, for a node that may call a provider, the same flow provider (the model it resolves

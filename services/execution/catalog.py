@@ -13,7 +13,7 @@ from typing import Any, Literal
 from services.errors import NotFound
 
 PortDirection = Literal["input", "output"]
-# Data kinds that travel on edges. persona and scene edges are adapters (SPEC section 5).
+# Data kinds that travel on edges. persona and scene edges are adapters (ARCHITECTURE.md, "The graph").
 PORT_KINDS = ("text", "persona", "scene", "image")
 ADAPTER_PORT_KINDS = ("persona", "scene")
 

@@ -1,4 +1,4 @@
-"""The events a run yields (SPEC section 8), and their JSON form for `event_logs`.
+"""The events a run yields (ARCHITECTURE.md, "The engine and its events"), and their JSON form for `event_logs`.
 
 Every event carries the run id, a per-run sequence number (1, 2, ... in the order the runner
 yields them) and a UTC timestamp. `to_json()` gives the payload stored next to `event_name`;

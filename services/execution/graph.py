@@ -1,4 +1,4 @@
-"""The editor's graph (React Flow's shape, SPEC section 5) parsed into frozen dataclasses.
+"""The editor's graph (React Flow's shape; ARCHITECTURE.md, "The graph") parsed into frozen dataclasses.
 
 `parse_graph` checks the shape only: types of every member, size limits, unique ids. Whether the
 graph can run (known node types, ports, kinds, required fields, cycles) is `validation`'s job,

@@ -1,4 +1,4 @@
-"""Which provider and model a node calls (SPEC section 7).
+"""Which provider and model a node calls (ARCHITECTURE.md, "Models and providers").
 
 The first of these that names a provider wins:
 1. the node's override, `data.model = {"provider": ..., "model": ...}`;

@@ -1,4 +1,4 @@
-"""The scheduler: runs a flow and yields its events (SPEC section 8).
+"""The scheduler: runs a flow and yields its events (ARCHITECTURE.md, "The engine and its events").
 
 `run_flow` is an async generator. A node starts the moment its last input is done (one asyncio
 task per node, finished nodes report on a queue), so independent branches overlap and the wall

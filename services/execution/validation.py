@@ -1,4 +1,4 @@
-"""Can this graph run? Checked against the catalog before any node starts (SPEC section 8).
+"""Can this graph run? Checked against the catalog before any node starts (ARCHITECTURE.md, "The engine and its events").
 
 `validate_graph` either raises `GraphValidationError` naming the first problem (node, edge,
 port or field) or returns an `ExecutionPlan`: every executable node in topological order with

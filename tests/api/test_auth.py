@@ -1,4 +1,4 @@
-"""Sign-up, login, refresh-token rotation, logout and the backoffice (SPEC section 10)."""
+"""Sign-up, login, refresh-token rotation, logout and the backoffice (ARCHITECTURE.md, "Accounts and ownership")."""
 
 from __future__ import annotations
 

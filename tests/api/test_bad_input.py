@@ -1,4 +1,4 @@
-"""Every bad input gets a clear error naming the field, and changes nothing (SPEC section 11).
+"""Every bad input gets a clear error naming the field, and changes nothing (ARCHITECTURE.md, "Limits").
 
 Each test reads the caller's whole visible state (objects, counts, and the `events` log) before
 and after the refused request and requires it to be the same.

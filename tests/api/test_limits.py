@@ -1,4 +1,4 @@
-"""Query depth, aliases, tokens and request size are limited (SPEC section 11)."""
+"""Query depth, aliases, tokens and request size are limited (ARCHITECTURE.md, "Limits")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every user-owned object is its owner's alone (SPEC section 10).
+"""Every user-owned object is its owner's alone (ARCHITECTURE.md, "Accounts and ownership").
 
 Another user's id reads as NOT_FOUND and changes nothing; an anonymous caller is
 UNAUTHENTICATED; lists hold only the caller's objects; backoffice users read everyone's.

@@ -1,4 +1,4 @@
-"""Running flows over the API: runFlow, startRun, runEvents, cancelRun, runs, run (SPEC 8-9).
+"""Running flows over the API: runFlow, startRun, runEvents, cancelRun, runs, run (ARCHITECTURE.md, "The GraphQL API").
 
 Providers are our fake OpenAI-compatible and Fireworks servers on 127.0.0.1, reached through
 the real SDKs, exactly as a deployment reaches the real ones.

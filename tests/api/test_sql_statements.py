@@ -1,4 +1,4 @@
-"""Nested lists cost a constant number of SQL statements (DataLoaders, SPEC section 9)."""
+"""Nested lists cost a constant number of SQL statements (DataLoaders)."""
 
 from __future__ import annotations
 
