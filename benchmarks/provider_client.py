@@ -32,7 +32,7 @@ from benchmarks._common import REPO, free_port, machine, median, subprocess_serv
 from services.execution.providers.base import Message, TextRequest
 from services.execution.providers.openai_compatible import OpenAICompatibleProvider
 from services.execution.providers.retry import RetryPolicy
-from services.providers import PROVIDERS
+from services.execution.providers.known import PROVIDERS
 
 MODEL = "mistral-small-latest"
 MESSAGES = [Message(role="user", content="Tell me a story about a lighthouse.")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from schema.context import Info
 from schema.types.components import Component
+from services.catalog import require_component
 
 
 async def components(info: Info) -> list[Component]:
@@ -11,4 +12,4 @@ async def components(info: Info) -> list[Component]:
 
 
 async def component(info: Info, type: str) -> Component:
-    return Component.from_spec(info.context.backend.catalog.require(type))
+    return Component.from_spec(require_component(info.context.backend.catalog, type))

@@ -8,9 +8,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.repositories.components import ComponentRepository
+from services.errors import NotFound
 from services.execution.catalog import (
     ApiConfig,
     Catalog,
+    UnknownComponent,
     ComponentSpec,
     FieldOption,
     FieldSpec,
@@ -85,3 +87,11 @@ def _options(raw: list[Any] | None) -> tuple[FieldOption, ...] | None:
     if raw is None:
         return None
     return tuple(FieldOption(value=str(item["value"]), label=str(item["label"])) for item in raw)
+
+
+def require_component(catalog: Catalog, component_type: str) -> ComponentSpec:
+    """The component of that type, or NotFound for the client."""
+    try:
+        return catalog.require(component_type)
+    except UnknownComponent:
+        raise NotFound("component", component_type) from None

@@ -34,7 +34,7 @@ from services.execution.providers.registry import ProviderRegistry
 from services.execution.runner import CancelToken, RunRequest, run_flow
 from services.execution.validation import ExecutionPlan, validate_graph
 from services.media import MediaDirectory
-from services.providers import PROVIDERS, TEXT_PROVIDER_IDS
+from services.execution.providers.known import PROVIDERS, TEXT_PROVIDER_IDS
 from services.run_log.tail import RunTail
 from services.settings import Settings
 

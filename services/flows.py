@@ -19,7 +19,7 @@ from services.execution.graph import (
 from services.ownership import get_visible
 from services.pagination import Page, PageRequest
 from services.projects import get_project, list_project_contents
-from services.providers import TEXT_PROVIDER_IDS
+from services.execution.providers.known import TEXT_PROVIDER_IDS
 from services.validation import clean_name, parse_uuid
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from services.execution.graph import GraphLimits
-from services.providers import PROVIDERS
+from services.execution.providers.known import PROVIDERS, ProviderSettings
 
 EMBEDDED_DATABASE_FILE = "flows.sqlite3"
 SECRET_KEY_FILE = ".auth_secret_key"
@@ -93,12 +93,6 @@ LIMIT_SETTINGS = {
     "HEADER_TIMEOUT_SECONDS": "header_timeout_seconds",
     "BODY_TIMEOUT_SECONDS": "body_timeout_seconds",
 }
-
-
-@dataclass(frozen=True)
-class ProviderSettings:
-    api_key: str | None
-    base_url: str | None
 
 
 @dataclass(frozen=True)

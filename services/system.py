@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from db.engine import database_is_reachable
 from db.migrations import migrations_pending
-from services.providers import PROVIDERS, ProviderInfo
+from services.execution.providers.known import PROVIDERS, ProviderInfo
 from services.settings import Settings
 
 # Kept equal to pyproject.toml's version (uv runs the checkout uninstalled, so there is no

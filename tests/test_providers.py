@@ -23,7 +23,7 @@ from services.execution.providers.base import (
 from services.execution.providers.fireworks import image_size, nearest_aspect_ratio
 from services.execution.providers.registry import ProviderRegistry
 from services.execution.providers.retry import RetryPolicy, error_detail, retry_after
-from services.settings import ProviderSettings
+from services.execution.providers.known import ProviderSettings
 from tests.fakes.providers import (
     Delay,
     Drop,

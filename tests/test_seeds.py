@@ -24,7 +24,7 @@ from seeds.seeding import seed_catalog
 from services.catalog import load_catalog
 from services.execution.catalog import PORT_KINDS, Catalog, ComponentSpec, FieldOption
 from services.execution.languages import LANGUAGES, language_name
-from services.providers import PROVIDERS
+from services.execution.providers.known import PROVIDERS
 
 CATALOG_MODELS = (
     AgenticComponent,

@@ -10,7 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from services.errors import NotFound
+class UnknownComponent(LookupError):
+    """No component type of that name in the catalog."""
+
+    def __init__(self, component_type: str) -> None:
+        super().__init__(f"component {component_type} not found")
+        self.component_type = component_type
+
 
 PortDirection = Literal["input", "output"]
 # Data kinds that travel on edges. persona and scene edges are adapters (ARCHITECTURE.md, "The graph").
@@ -88,5 +94,5 @@ class Catalog:
     def require(self, component_type: str) -> ComponentSpec:
         component = self.get(component_type)
         if component is None:
-            raise NotFound("component", component_type)
+            raise UnknownComponent(component_type)
         return component

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from services.providers import PROVIDERS, ProviderInfo
+from services.execution.providers.known import PROVIDERS, ProviderInfo
 
 if TYPE_CHECKING:
     from services.execution.catalog import ComponentSpec

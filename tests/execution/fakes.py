@@ -13,7 +13,7 @@ from services.execution.providers.base import (
     ProviderUnavailable,
     TextRequest,
 )
-from services.providers import PROVIDERS
+from services.execution.providers.known import PROVIDERS
 
 
 def echo(request: TextRequest) -> str:

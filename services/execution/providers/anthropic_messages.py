@@ -25,7 +25,7 @@ from services.execution.providers.retry import (
 )
 from services.execution.providers.sse import server_sent_events
 from services.execution.providers.streaming import StreamingTextProvider
-from services.providers import ProviderInfo
+from services.execution.providers.known import ProviderInfo
 
 # The messages API requires max_tokens; this is used when the request leaves it open.
 DEFAULT_MAX_TOKENS = 2048

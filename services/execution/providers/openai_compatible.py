@@ -22,7 +22,7 @@ from services.execution.providers.retry import (
 )
 from services.execution.providers.sse import server_sent_events
 from services.execution.providers.streaming import StreamingTextProvider
-from services.providers import ProviderInfo
+from services.execution.providers.known import ProviderInfo
 
 
 class OpenAICompatibleProvider(StreamingTextProvider["openai.AsyncStream[ChatCompletionChunk]"]):

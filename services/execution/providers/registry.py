@@ -18,8 +18,13 @@ from services.execution.providers.base import (
 )
 from services.execution.providers.fireworks import FireworksProvider
 from services.execution.providers.retry import RetryPolicy
-from services.providers import PROVIDERS, ProviderInfo, ProviderKind, ProviderProtocol
-from services.settings import ProviderSettings
+from services.execution.providers.known import (
+    PROVIDERS,
+    ProviderInfo,
+    ProviderKind,
+    ProviderProtocol,
+    ProviderSettings,
+)
 
 
 class ClosableTextProvider(TextProvider, Protocol):

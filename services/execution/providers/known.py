@@ -1,4 +1,5 @@
-"""The model providers the engine can call: ids, settings names and defaults, in one table."""
+"""The model providers the engine can call: ids, settings names and defaults, in one table;
+and what a deployment says of each (its key and base URL)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,14 @@ from typing import Literal
 
 ProviderKind = Literal["text", "image"]
 ProviderProtocol = Literal["openai", "anthropic", "fireworks"]
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """A provider as configured: available when its key is set."""
+
+    api_key: str | None
+    base_url: str | None
 
 
 @dataclass(frozen=True)
