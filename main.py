@@ -62,7 +62,7 @@ def create_app(
     from starlette.staticfiles import StaticFiles
 
     from resolvers.cors import cors_middleware
-    from resolvers.http import GraphQLView
+    from resolvers.view import GraphQLView
     from resolvers.middleware import RequestBodyLimits, WebSocketMessageLimit
     from resolvers.operations import operations_routes
     from resolvers.pages import page_routes

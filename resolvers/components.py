@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from schema.context import Info
 from schema.types.components import Component
-from services.catalog import require_component
+from services.components import require_component
 
 
 async def components(info: Info) -> list[Component]:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from db.loaders import Loaders
-from services import auth, events
+from services import auth, domain_events
 from services.auth import Actor
 from services.backend import Backend
 from services.errors import DomainError, Unauthenticated
@@ -91,9 +91,9 @@ class Context:
             return
         try:
             if succeeded:
-                await events.commit(self._session, self.backend.bus)
+                await domain_events.commit(self._session, self.backend.bus)
             else:
-                await events.rollback(self._session)
+                await domain_events.rollback(self._session)
         finally:
             await self._session.close()
             self._session = None

@@ -22,7 +22,7 @@ from db.models import (
     ComponentPort,
 )
 from db.repositories.components import ComponentRepository
-from seeds.catalog import CATALOG
+from seeds.components import CATALOG
 from services.execution.catalog import ApiConfig, Catalog, ComponentSpec, FieldSpec, PortSpec
 
 
@@ -134,7 +134,7 @@ def _field_values(spec: FieldSpec, order: int) -> dict[str, Any]:
         "label": spec.label,
         "kind": spec.kind,
         "default": spec.default,
-        # Stored as the list of {"value", "label"} dicts that services.catalog.load_catalog reads back.
+        # Stored as the list of {"value", "label"} dicts that services.components.load_catalog reads back.
         "options": None
         if spec.options is None
         else [{"value": option.value, "label": option.label} for option in spec.options],

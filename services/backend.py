@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from db.engine import create_session_factory
 from db.migrations import migrations_pending
 from services.auth import AuthConfig
-from services.catalog import load_catalog
+from services.components import load_catalog
 from services.cluster import Cluster, ClusterCallbacks
 from services.execution.catalog import Catalog
 from services.event_handlers import handlers
-from services.events import EventBus
+from services.domain_events import EventBus
 from services.execution.providers.registry import ProviderRegistry
 from services.metrics import MeasuredProviderRegistry
 from services.rate_limit import LoginRateLimiter, SignupRateLimiter

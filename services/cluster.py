@@ -31,7 +31,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from services.events import DomainEvent
+from services.domain_events import DomainEvent
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from services.events import DomainEvent, EventBus, EventHandlers
+from services.domain_events import DomainEvent, EventBus, EventHandlers
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from db.models import Flow
 from db.repositories.projects import OwnedRepository
 from services.auth import Actor, require_user
 from services.errors import BadInput, Conflict
-from services.events import record_event
+from services.domain_events import record_event
 from services.execution.graph import (
     EMPTY_GRAPH_JSON,
     Graph,

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import ConsistentCharacter, Flow, Project
 from db.repositories.projects import OwnedRepository
 from services.auth import Actor, require_user
-from services.events import record_event
+from services.domain_events import record_event
 from services.ownership import get_visible
 from services.pagination import Page, PageRequest
 from services.validation import clean_name, clean_text, parse_int_id

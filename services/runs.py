@@ -20,17 +20,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.base import utcnow
+from db.base import utc_now
 from db.models import ConsistentCharacter, EventLog, Run, RunStatus
 from db.repositories.projects import OwnedRepository
 from db.repositories.runs import RunRepository
 from services import metrics
 from services.auth import Actor, require_user
 from services.errors import BadInput, NotFound, RateLimited, ShuttingDown
-from services.events import EventBus
+from services.domain_events import EventBus
 from services.execution import events as run_events
 from services.execution.catalog import Catalog
-from services.execution.events import RunEvent, utc_now
+from services.execution.events import RunEvent
 from services.execution.graph import GraphLimits
 from services.execution.providers.registry import ProviderRegistry
 from services.execution.runner import CancelToken, RunRequest, run_flow
@@ -172,7 +172,7 @@ class RunManager:
                 provider_id=provider_id,
                 trigger_node_id=run_input.trigger_node_id,
                 graph_data=graph_json,
-                started_at=utcnow(),
+                started_at=utc_now(),
                 worker_id=self._cluster.worker_id if self._cluster else None,
             )
             cancel_token = CancelToken()
@@ -417,7 +417,7 @@ async def mark_interrupted_runs(
     repository = RunRepository(session)
     runs = await repository.unfinished(worker_ids=worker_ids)
     last_seqs = await repository.last_seqs([run.id for run in runs])
-    now = utcnow()
+    now = utc_now()
     finals = []
     for run in runs:
         final = run_events.RunFailed(run_id=str(run.id), seq=last_seqs.get(run.id, 0) + 1, at=now, error=INTERRUPTED_MESSAGE)

@@ -6,7 +6,7 @@ from db.models import User
 from db.repositories.users import AccountRepository
 from services.auth import Actor
 from services.errors import NotFound
-from services.events import record_event
+from services.domain_events import record_event
 from services.sessions import SessionStates
 from services.validation import parse_int_id
 

@@ -19,9 +19,9 @@ from db.models import (
     ComponentOutputSchema,
     ComponentPort,
 )
-from seeds.catalog import CATALOG
+from seeds.components import CATALOG
 from seeds.seeding import seed_catalog
-from services.catalog import load_catalog
+from services.components import load_catalog
 from services.execution.catalog import PORT_KINDS, Catalog, ComponentSpec, FieldOption
 from services.execution.languages import LANGUAGES, language_name
 from services.execution.providers.known import PROVIDERS

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Float, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import Base, utcnow
+from db.base import Base, utc_now
 
 
 class RunStatus(enum.Enum):
@@ -37,7 +37,7 @@ class Run(Base):
     graph_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     outputs: Mapped[dict[str, Any] | None]
     error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     # Distributed mode: the process running it (services.cluster), and a cancel asked for

@@ -6,7 +6,7 @@ from typing import Self
 import strawberry
 from strawberry.scalars import JSON
 
-from services.events import DomainEvent
+from services.domain_events import DomainEvent
 
 
 @strawberry.type(description="A domain event: project.created, flow.updated, ...")

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db.models import RunStatus
 from db.repositories.runs import RunRepository
 from services import metrics
-from services.events import EventBus, commit, record_event
+from services.domain_events import EventBus, commit, record_event
 from services.execution import events as run_events
 from services.execution.events import NodeStatus, RunEvent, utc_now
 from services.run_log.streams import RunStreams

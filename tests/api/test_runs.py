@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.base import utcnow
+from db.base import utc_now
 from services.settings import Settings
 from tests.api.conftest import provider_settings
 from tests.api.run_client import (
@@ -300,13 +300,13 @@ async def _run_left_running(
     from db.models import EventLog, Run, RunNodeResult
     from services.execution import events as run_events
 
-    run = Run(id=uuid.uuid4(), user_id=user_id, status="running", graph_data={}, started_at=utcnow())
+    run = Run(id=uuid.uuid4(), user_id=user_id, status="running", graph_data={}, started_at=utc_now())
     async with session_factory() as session:
         session.add(run)
         await session.flush()
         for seq in range(1, stored_events + 1):
-            event = run_events.RunStarted(run_id=str(run.id), seq=seq, at=utcnow()) if seq == 1 else (
-                run_events.NodeOutputDelta(run_id=str(run.id), seq=seq, at=utcnow(), node_id="enhance", delta="a")
+            event = run_events.RunStarted(run_id=str(run.id), seq=seq, at=utc_now()) if seq == 1 else (
+                run_events.NodeOutputDelta(run_id=str(run.id), seq=seq, at=utc_now(), node_id="enhance", delta="a")
             )
             session.add(
                 EventLog(event_name=event.event_name, payload=event.to_json(), user_id=user_id, run_id=run.id, seq=seq)

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from seeds.catalog import CATALOG
+from seeds.components import CATALOG
 from services.execution.executors import (
     EXECUTORS,
     EngineServices,

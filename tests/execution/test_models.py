@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from seeds.catalog import CATALOG
+from seeds.components import CATALOG
 from services.execution.catalog import ComponentSpec
 from services.execution.models import ModelChoice, ModelResolutionError, resolve_model
 

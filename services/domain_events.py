@@ -13,14 +13,18 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.base import utcnow
+from db.base import utc_now
 from db.models import EventLog
 from db.repositories.events import EventLogRepository
+from services.pagination import Page, PageRequest
 from services.notifications import NotificationHub
+
+if TYPE_CHECKING:
+    from services.auth import Actor  # auth records domain events: imported for types only
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +40,7 @@ class DomainEvent:
     project_id: int | None = None
     session_id: str | None = None
     id: uuid.UUID = field(default_factory=uuid.uuid4)
-    created_at: datetime = field(default_factory=utcnow)
+    created_at: datetime = field(default_factory=utc_now)
 
     @classmethod
     def from_row(cls, row: EventLog) -> DomainEvent:
@@ -133,3 +137,11 @@ async def commit(session: AsyncSession, bus: EventBus) -> None:
 async def rollback(session: AsyncSession) -> None:
     await session.rollback()
     session.info.pop(_PENDING_EVENTS, None)
+
+
+async def list_events(session: AsyncSession, actor: Actor, request: PageRequest) -> Page[DomainEvent]:
+    """The caller's event log, newest first (a backoffice user reads everyone's)."""
+    rows = await EventLogRepository(session).page(
+        user_id=actor.owner_filter, offset=request.offset, limit=request.limit
+    )
+    return Page.from_rows(rows).map(DomainEvent.from_row)
