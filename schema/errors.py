@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import logging
 
+from collections.abc import Iterator
+
+from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.error import GraphQLError
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import SchemaExtension
+from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
+from strawberry.types.execution import StreamExecutionResult
 
 from services.errors import BadInput, Conflict, DomainError, RateLimited
 from services.write_conflicts import lost_race
@@ -48,19 +53,39 @@ def with_code(error: GraphQLError) -> GraphQLError | None:
     )
 
 
-class CodedMaskErrors(MaskErrors):
-    def __init__(self) -> None:
-        super().__init__(error_message=INTERNAL_MESSAGE)
+class CodedErrors(SchemaExtension):
+    """Gives every error of a result its code, masking the unexpected ones as INTERNAL (their
+    traceback goes to the log). Built on Strawberry's public extension hooks only: the operation's
+    result, and each streamed (@defer/@stream) result before it reaches the client."""
 
-    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return [self._process(error) for error in errors]
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if isinstance(result, GraphQLExecutionResult | StrawberryExecutionResult):
+            _code_errors(result)
+        elif (initial := getattr(result, "initial_result", None)) is not None:
+            _code_errors(initial)
 
-    def _process(self, error: GraphQLError) -> GraphQLError:
-        coded = with_code(error)
-        if coded is not None:
-            return coded
-        logger.error("unexpected error", exc_info=error.original_error, extra={"path": error.path})
-        return internal_error(error)
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        for part in (result, *(getattr(result, "incremental", None) or ()), *(getattr(result, "completed", None) or ())):
+            _code_errors(part)
+        yield None
+
+
+def _code_errors(result: object) -> None:
+    errors = getattr(result, "errors", None)
+    if errors:
+        result.errors = [coded_or_masked(error) for error in errors]  # type: ignore[attr-defined]
+
+
+def coded_or_masked(error: GraphQLError) -> GraphQLError:
+    if error.extensions and "code" in error.extensions:
+        return error  # coded already (a stream's result can pass twice)
+    coded = with_code(error)
+    if coded is not None:
+        return coded
+    logger.error("unexpected error", exc_info=error.original_error, extra={"path": error.path})
+    return internal_error(error)
 
 
 def coded_error(error: DomainError) -> GraphQLError:

@@ -22,7 +22,7 @@ import resolvers.projects
 import resolvers.runs
 import resolvers.system
 import resolvers.users
-from schema.errors import CodedMaskErrors
+from schema.errors import CodedErrors
 from schema.extensions import DatabaseSession, Validation, ValidDocuments
 from schema.metrics import OperationMetrics
 from schema.query_limits import validation_rules
@@ -94,7 +94,7 @@ class AppSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        # Client mistakes are answered, not logged as server errors; CodedMaskErrors logs the
+        # Client mistakes are answered, not logged as server errors; CodedErrors logs the
         # unexpected ones with their traceback.
         for error in errors:
             logger.debug("graphql error", extra={"error": error.message, "path": error.path})
@@ -118,7 +118,7 @@ def build_schema(limits: Limits = Limits(), *, tracer_provider: TracerProvider |
         extensions=[
             *observers,
             DatabaseSession,
-            CodedMaskErrors,
+            CodedErrors,
             lambda: Validation(
                 rules, valid, max_tokens=limits.max_query_tokens, max_json_depth=limits.max_json_depth
             ),
