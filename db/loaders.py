@@ -8,12 +8,14 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from aiodataloader import DataLoader
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ConsistentCharacter, Flow, Project, RunNodeResult, User
+from db.repositories.base import Model, ModelRepository
 from db.repositories.projects import OwnedRepository
 from db.repositories.runs import RunRepository
 from db.repositories.users import AccountRepository
@@ -22,31 +24,37 @@ Key = TypeVar("Key", bound=Hashable)
 Value = TypeVar("Value")
 
 
-class _ByIdLoader(DataLoader[Key, Value | None], Generic[Key, Value]):
-    async def fetch(self, keys: Sequence[Key]) -> Sequence[Value]:
-        raise NotImplementedError
+class RowGone(LookupError):
+    """A key's row is not there (deleted since the key was read)."""
 
-    async def batch_load_fn(self, keys: Sequence[Key]) -> list[Value | None]:
-        found = {row.id: row for row in await self.fetch(keys)}  # type: ignore[attr-defined]
+    def __init__(self, kind: str, key: object) -> None:
+        super().__init__(f"{kind} {key} not found")
+        self.kind = kind
+        self.key = key
+
+
+def _primary_key(row: object) -> object:
+    identity = inspect(row).identity
+    assert identity is not None, "a loaded row has an identity"
+    return identity[0]
+
+
+def each_key(values: list[Value | Exception]) -> list[Value]:
+    """A batch's values where a key may get an exception: aiodataloader fails that key's load
+    alone (its types do not say it can)."""
+    return cast(list[Value], values)
+
+
+class ByIdLoader(DataLoader[Key, Model | None], Generic[Key, Model]):
+    """Rows by primary key, one statement per batch; a key with no row loads None."""
+
+    def __init__(self, repository: ModelRepository[Model]) -> None:
+        super().__init__()
+        self.repository = repository
+
+    async def batch_load_fn(self, keys: Sequence[Key]) -> list[Model | None]:
+        found = {_primary_key(row): row for row in await self.repository.get_many(keys)}
         return [found.get(key) for key in keys]
-
-
-class UserLoader(_ByIdLoader[int, User]):
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__()
-        self.repository = AccountRepository(session, User)
-
-    async def fetch(self, keys: Sequence[int]) -> Sequence[User]:
-        return await self.repository.get_many(keys)
-
-
-class ProjectLoader(_ByIdLoader[int, Project]):
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__()
-        self.repository = OwnedRepository(session, Project)
-
-    async def fetch(self, keys: Sequence[int]) -> Sequence[Project]:
-        return await self.repository.get_many(keys)
 
 
 Child = TypeVar("Child", Flow, ConsistentCharacter)
@@ -90,13 +98,14 @@ class FlowGraphLoader(DataLoader[uuid.UUID, dict[str, Any]]):
 
     async def batch_load_fn(self, flow_ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
         graphs = await self.repository.graph_data_of(flow_ids)
-        return [graphs[flow_id] for flow_id in flow_ids]
+        # A flow gone meanwhile fails its own load, not the batch's other flows.
+        return each_key([graphs.get(flow_id) or RowGone("flow", flow_id) for flow_id in flow_ids])
 
 
 class Loaders:
     def __init__(self, session: AsyncSession) -> None:
-        self.user = UserLoader(session)
-        self.project = ProjectLoader(session)
+        self.user = ByIdLoader[int, User](AccountRepository(session, User))
+        self.project = ByIdLoader[int, Project](OwnedRepository(session, Project))
         self.flows_by_project = ByProjectLoader(session, Flow)
         self.characters_by_project = ByProjectLoader(session, ConsistentCharacter)
         self.node_results_by_run = NodeResultsByRunLoader(session)

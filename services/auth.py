@@ -150,7 +150,7 @@ async def login(
 async def refresh(session: AsyncSession, config: AuthConfig, refresh_token: str) -> AuthResult:
     claims = config.tokens.decode(refresh_token, "refresh")
     tokens = RefreshTokenRepository(session)
-    stored = await tokens.get(claims.token_id)
+    stored = await tokens.get_by_id(claims.token_id)
     now = datetime.now(UTC)
     if stored is None or stored.revoked_at is not None:
         raise Unauthenticated("refresh token has been revoked")

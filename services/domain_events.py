@@ -71,7 +71,7 @@ def record_event(
         project_id=project_id,
         session_id=session_id,
     )
-    EventLogRepository(session).add(
+    EventLogRepository(session).add_pending(
         EventLog(
             id=event.id,
             event_name=event.name,

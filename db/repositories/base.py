@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from sqlalchemy import Select, func
+from sqlalchemy import Select, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.base import Base
+
 Row = TypeVar("Row")
+Model = TypeVar("Model", bound=Base)
 
 
 @dataclass(frozen=True)
@@ -37,3 +40,24 @@ class Repository:
     async def _count(self, statement: Select[Row]) -> int:
         count_statement = statement.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
         return (await self.session.execute(count_statement)).scalar_one()
+
+
+class ModelRepository(Repository, Generic[Model]):
+    """Add, get and get-many by primary key, for one model; the repositories of each kind of
+    row build on it."""
+
+    def __init__(self, session: AsyncSession, model: type[Model]) -> None:
+        super().__init__(session)
+        self.model: type[Model] = model
+
+    async def add(self, row: Model) -> Model:
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def get_by_id(self, row_id: Hashable) -> Model | None:
+        return await self.session.get(self.model, row_id)
+
+    async def get_many(self, row_ids: Sequence[Hashable]) -> Sequence[Model]:
+        primary_key = inspect(self.model).primary_key[0]
+        return (await self.session.scalars(select(self.model).where(primary_key.in_(row_ids)))).all()

@@ -1,13 +1,18 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import EventLog
-from db.repositories.base import PageRows, Repository
+from db.repositories.base import ModelRepository, PageRows
 
 
-class EventLogRepository(Repository):
-    def add(self, row: EventLog) -> None:
+class EventLogRepository(ModelRepository[EventLog]):
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session, EventLog)
+
+    def add_pending(self, row: EventLog) -> None:
+        """Written with the transaction's other changes, at its flush or commit."""
         self.session.add(row)
 
     async def page(self, *, user_id: int | None, offset: int, limit: int) -> PageRows[EventLog]:

@@ -8,10 +8,9 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import defer
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ConsistentCharacter, Flow, Project
-from db.repositories.base import PageRows, Repository
+from db.repositories.base import ModelRepository, PageRows
 
 Owned = TypeVar("Owned", Project, Flow, ConsistentCharacter)
 OwnedId = int | uuid.UUID
@@ -21,13 +20,9 @@ OwnedId = int | uuid.UUID
 LEFT_OUT_OF_LISTS: dict[type, str] = {Flow: "graph_data"}
 
 
-class OwnedRepository(Repository, Generic[Owned]):
-    def __init__(self, session: AsyncSession, model: type[Owned]) -> None:
-        super().__init__(session)
-        self.model: type[Owned] = model
-
+class OwnedRepository(ModelRepository[Owned], Generic[Owned]):
     async def get(self, object_id: OwnedId, *, owner_id: int | None) -> Owned | None:
-        row = await self.session.get(self.model, object_id)
+        row = await self.get_by_id(object_id)
         if row is None or (owner_id is not None and row.user_id != owner_id):
             return None
         return row
@@ -49,15 +44,6 @@ class OwnedRepository(Repository, Generic[Owned]):
             .order_by(self.model.created_at, self.model.id)
         )
         return (await self.session.scalars(self._listing(statement))).all()
-
-    async def get_many(self, object_ids: Sequence[OwnedId]) -> Sequence[Owned]:
-        statement = select(self.model).where(self.model.id.in_(object_ids))
-        return (await self.session.scalars(statement)).all()
-
-    async def add(self, row: Owned) -> Owned:
-        self.session.add(row)
-        await self.session.flush()
-        return row
 
     async def delete(self, row: Owned) -> None:
         # Pending rows (an event that names this object) must reach the database first, so

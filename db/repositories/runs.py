@@ -10,23 +10,22 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import EventLog, Run, RunNodeResult, RunStatus
-from db.repositories.base import PageRows, Repository
+from db.repositories.base import ModelRepository, PageRows
 
 # What a later write of a node's result replaces (the row's id and keys stay).
 _NODE_RESULT_STATE = ("status", "output", "error", "cache_key", "started_at", "finished_at", "duration_ms")
 UNFINISHED_NODE_STATUSES = ("pending", "running")
 
 
-class RunRepository(Repository):
-    async def add(self, run: Run) -> Run:
-        self.session.add(run)
-        await self.session.flush()
-        return run
+class RunRepository(ModelRepository[Run]):
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session, Run)
 
     async def get(self, run_id: uuid.UUID, *, owner_id: int | None) -> Run | None:
-        run = await self.session.get(Run, run_id)
+        run = await self.get_by_id(run_id)
         if run is None or (owner_id is not None and run.user_id != owner_id):
             return None
         return run

@@ -9,24 +9,16 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import BackofficeUser, RefreshToken, User
-from db.repositories.base import Repository
+from db.repositories.base import ModelRepository
 
 Account = TypeVar("Account", bound=User | BackofficeUser)
 
 
-class AccountRepository(Repository, Generic[Account]):
+class AccountRepository(ModelRepository[Account], Generic[Account]):
     """Users or backoffice users, by the model given."""
 
-    def __init__(self, session: AsyncSession, model: type[Account]) -> None:
-        super().__init__(session)
-        self.model: type[Account] = model
-
     async def get(self, account_id: int) -> Account | None:
-        return await self.session.get(self.model, account_id)
-
-    async def get_many(self, account_ids: Sequence[int]) -> Sequence[Account]:
-        statement = select(self.model).where(self.model.id.in_(account_ids))
-        return (await self.session.scalars(statement)).all()
+        return await self.get_by_id(account_id)
 
     async def find_by_identifier(self, identifier: str) -> Account | None:
         """An email or a username, in any case; `identifier` comes trimmed and lower-cased."""
@@ -55,13 +47,9 @@ class AccountRepository(Repository, Generic[Account]):
         await self.session.execute(delete(self.model).where(self.model.id == account_id))
 
 
-class RefreshTokenRepository(Repository):
-    async def add(self, token: RefreshToken) -> None:
-        self.session.add(token)
-        await self.session.flush()
-
-    async def get(self, token_id: uuid.UUID) -> RefreshToken | None:
-        return await self.session.get(RefreshToken, token_id)
+class RefreshTokenRepository(ModelRepository[RefreshToken]):
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session, RefreshToken)
 
     async def claim(self, token_id: uuid.UUID, at: datetime) -> bool:
         """Mark an unused token used, atomically; False when it was used already."""

@@ -13,7 +13,9 @@ from db.base import is_loaded
 from db.models import ConsistentCharacter as CharacterModel
 from db.models import Flow as FlowModel
 from db.models import Project as ProjectModel
+from db.loaders import RowGone
 from schema.context import Info
+from services.errors import NotFound
 from schema.types.accounts import User
 
 
@@ -81,7 +83,10 @@ class Flow:
     async def graph_data(self, info: Info) -> JSON:
         if self.loaded_graph_data is not None:
             return JSON(self.loaded_graph_data)
-        return JSON(await info.context.loaders.flow_graph.load(uuid.UUID(self.id)))
+        try:
+            return JSON(await info.context.loaders.flow_graph.load(uuid.UUID(self.id)))
+        except RowGone:
+            raise NotFound("flow", self.id) from None
 
     @strawberry.field
     async def owner(self, info: Info) -> User:
