@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
     from starlette.applications import Starlette
 
-    from services.auth import AccountKind
     from services.backend import Backend
+    from services.tokens import AccountKind
 
 logger = logging.getLogger("flow_backend")
 
@@ -62,11 +62,11 @@ def create_app(
     from starlette.staticfiles import StaticFiles
 
     from resolvers.cors import cors_middleware
-    from resolvers.view import GraphQLView
     from resolvers.middleware import RequestBodyLimits, WebSocketMessageLimit
     from resolvers.operations import operations_routes
     from resolvers.pages import page_routes
     from resolvers.serving import redact_tokens_in_server_logs
+    from resolvers.view import GraphQLView
     from schema.root import build_schema
     from services.telemetry import start_tracing
 

@@ -85,7 +85,7 @@ async def timed(dag: list[list[Any]], path: Any, zero: bool) -> float:
 async def main(dag: list[list[Any]], repeats: int) -> dict[str, list[float]]:
     paths = {"run": run_path, "playground": playground_path}
     found: dict[str, list[float]] = {}
-    for name, path in paths.items():  # warm-up
+    for path in paths.values():  # warm-up
         await timed(dag, path, zero=False)
     for rep in range(repeats):
         for name, path in paths.items() if rep % 2 == 0 else reversed(paths.items()):

@@ -42,7 +42,8 @@ SOURCE = "src"
 
 def load_dag(path: Path) -> tuple[list[list[Any]], Dag]:
     """The DAG as the lfx script reads it (source node first) and as ours runs it."""
-    nodes = [[SOURCE, 0, []]] + [[node_id, latency, parents or [SOURCE]] for node_id, latency, parents in json.loads(path.read_text())]
+    rows = json.loads(path.read_text())
+    nodes = [[SOURCE, 0, []]] + [[node_id, latency, parents or [SOURCE]] for node_id, latency, parents in rows]
     index = {node[0]: i for i, node in enumerate(nodes)}
     dag = Dag(
         name=path.stem,
@@ -112,7 +113,10 @@ def main(dag_path: Path, repeats: int) -> None:
         table(
             ["executor", "critical path ms", "wall ms", "wall/crit", "target", "engine us/node (0 ms nodes)"],
             rows,
-            title=f"{dag_path.name}: {dag.size} nodes (source included), {dag.edge_count} edges; medians of {repeats}; {machine()}",
+            title=(
+                f"{dag_path.name}: {dag.size} nodes (source included), {dag.edge_count} edges; "
+                f"medians of {repeats}; {machine()}"
+            ),
         )
     )
 

@@ -100,7 +100,8 @@ async def measure(processes: int, runs: int, database_url: str, provider_url: st
 
 async def _token(port: int, processes: int) -> str:
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
-        variables = {"input": {"email": f"bench{processes}@example.com", "username": f"bench{processes}", "password": "correct horse battery"}}
+        account = {"email": f"bench{processes}@example.com", "username": f"bench{processes}"}
+        variables = {"input": {**account, "password": "correct horse battery"}}
         response = await http.post("/graphql", json={"query": SIGNUP, "variables": variables})
         return str(response.json()["data"]["signup"]["accessToken"])
 
@@ -123,7 +124,8 @@ async def main(runs: int, words: int, chunk_delay: float) -> None:
         )
     )
     one, three = rows
-    print(f"\nthree processes / one: runs/s x{float(three[2]) / float(one[2]):.2f}, events/s x{float(three[3]) / float(one[3]):.2f}")
+    runs_ratio, events_ratio = float(three[2]) / float(one[2]), float(three[3]) / float(one[3])
+    print(f"\nthree processes / one: runs/s x{runs_ratio:.2f}, events/s x{events_ratio:.2f}")
     lost = int(one[6]) + int(three[6])
     print(f"events lost: {lost} ({'OK' if lost == 0 else 'FAILED: every event must arrive'})")
 

@@ -30,9 +30,9 @@ import openai
 
 from benchmarks._common import REPO, free_port, machine, median, subprocess_server, table
 from services.execution.providers.base import Message, TextRequest
+from services.execution.providers.known import PROVIDERS
 from services.execution.providers.openai_compatible import OpenAICompatibleProvider
 from services.execution.providers.retry import RetryPolicy
-from services.execution.providers.known import PROVIDERS
 
 MODEL = "mistral-small-latest"
 MESSAGES = [Message(role="user", content="Tell me a story about a lighthouse.")]
@@ -76,7 +76,7 @@ async def main(sizes: list[int], repeats: int, words: int) -> None:
         rows = []
         for n in sizes:
             figures: dict[str, list[float]] = {"ours": [], "sdk": []}
-            for name, call in calls.items():  # warm-up: connections opened, code paths hot
+            for call in calls.values():  # warm-up: connections opened, code paths hot
                 await cpu_per_call(call, n, expected)
             for rep in range(repeats):
                 for name in ("ours", "sdk") if rep % 2 == 0 else ("sdk", "ours"):

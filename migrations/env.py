@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-
 from typing import Any, Literal
 
 from alembic import context

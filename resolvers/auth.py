@@ -5,6 +5,7 @@ from schema.context import Info
 from schema.inputs import LoginInput, SignupInput
 from schema.types.accounts import AuthPayload, BackofficeUser
 from services import auth
+from services.tokens import AccountKind
 
 
 async def signup(info: Info, input: SignupInput) -> AuthPayload:
@@ -53,7 +54,7 @@ async def create_backoffice_user(info: Info, input: SignupInput) -> BackofficeUs
     return BackofficeUser.from_model(account)
 
 
-async def _login(info: Info, input: LoginInput, kind: auth.AccountKind) -> AuthPayload:
+async def _login(info: Info, input: LoginInput, kind: AccountKind) -> AuthPayload:
     context = info.context
     result = await auth.login(
         context.session,

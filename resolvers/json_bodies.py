@@ -7,7 +7,6 @@ import json
 import math
 
 import orjson
-
 from starlette.responses import Response
 
 

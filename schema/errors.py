@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-
 from collections.abc import Iterator
 
 from graphql import ExecutionResult as GraphQLExecutionResult

@@ -100,7 +100,8 @@ class AppSchema(strawberry.Schema):
             logger.debug("graphql error", extra={"error": error.message, "path": error.path})
 
 
-def build_schema(limits: Limits = Limits(), *, tracer_provider: TracerProvider | None = None) -> strawberry.Schema:
+def build_schema(limits: Limits | None = None, *, tracer_provider: TracerProvider | None = None) -> strawberry.Schema:
+    limits = limits or Limits()
     # The rules are built once: a query text that passed them passes again, so the texts that
     # passed, like the rules, belong to this schema.
     rules = validation_rules(limits)

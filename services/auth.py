@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import BackofficeUser, RefreshToken, User
 from db.repositories.users import AccountRepository, RefreshTokenRepository
 from services import passwords
-from services.errors import AccountDeleted, Forbidden, SessionEnded, SessionRevoked, Unauthenticated
 from services.domain_events import record_event
+from services.errors import AccountDeleted, Forbidden, SessionEnded, SessionRevoked, Unauthenticated
 from services.rate_limit import LoginRateLimiter, SignupRateLimiter
 from services.sessions import SessionKey, SessionState, SessionStates
 from services.tokens import AccountKind, TokenClaims, TokenCodec

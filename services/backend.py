@@ -11,20 +11,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from db.engine import create_session_factory
 from db.migrations import migrations_pending
 from services.auth import AuthConfig
-from services.components import load_catalog
 from services.cluster import Cluster, ClusterCallbacks
-from services.execution.catalog import Catalog
-from services.event_handlers import handlers
+from services.components import load_catalog
 from services.domain_events import EventBus
+from services.event_handlers import handlers
+from services.execution.catalog import Catalog
 from services.execution.providers.registry import ProviderRegistry
+from services.media import MediaDirectory
 from services.metrics import MeasuredProviderRegistry
 from services.rate_limit import LoginRateLimiter, SignupRateLimiter
 from services.run_log.streams import RunStreams
-from services.media import MediaDirectory
 from services.runs import RunManager, mark_interrupted_runs
 from services.sessions import SessionStates
-from services.system import DatabaseProbe
 from services.settings import Settings
+from services.system import DatabaseProbe
 from services.tokens import TokenCodec
 
 logger = logging.getLogger(__name__)

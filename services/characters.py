@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import ConsistentCharacter
 from db.repositories.projects import OwnedRepository
 from services.auth import Actor, require_user
-from services.errors import BadInput
 from services.domain_events import record_event
+from services.errors import BadInput
 from services.ownership import get_visible
 from services.pagination import Page, PageRequest
 from services.projects import get_project, list_project_contents

@@ -30,11 +30,11 @@ from services.execution.catalog import Catalog
 from services.execution.executors import MediaStore
 from services.execution.graph import parse_graph
 from services.execution.models import ModelResolutionError, resolve_model
+from services.execution.providers.known import PROVIDERS, TEXT_PROVIDER_IDS
 from services.execution.providers.registry import ProviderRegistry
 from services.execution.runner import CancelToken, RunRequest, run_flow
 from services.execution.validation import ExecutionPlan, validate_graph
 from services.media import MediaDirectory
-from services.execution.providers.known import PROVIDERS, TEXT_PROVIDER_IDS
 from services.run_log.tail import RunTail
 from services.settings import Settings
 

@@ -12,11 +12,11 @@ from services.errors import NotFound
 from services.execution.catalog import (
     ApiConfig,
     Catalog,
-    UnknownComponent,
     ComponentSpec,
     FieldOption,
     FieldSpec,
     PortSpec,
+    UnknownComponent,
 )
 
 

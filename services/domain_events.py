@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.base import utc_now
 from db.models import EventLog
 from db.repositories.events import EventLogRepository
-from services.pagination import Page, PageRequest
 from services.notifications import NotificationHub
+from services.pagination import Page, PageRequest
 
 if TYPE_CHECKING:
     from services.auth import Actor  # auth records domain events: imported for types only

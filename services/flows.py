@@ -7,8 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import Flow
 from db.repositories.projects import OwnedRepository
 from services.auth import Actor, require_user
-from services.errors import BadInput, Conflict
 from services.domain_events import record_event
+from services.errors import BadInput, Conflict
 from services.execution.graph import (
     EMPTY_GRAPH_JSON,
     Graph,
@@ -16,10 +16,10 @@ from services.execution.graph import (
     GraphShapeError,
     parse_graph,
 )
+from services.execution.providers.known import TEXT_PROVIDER_IDS
 from services.ownership import get_visible
 from services.pagination import Page, PageRequest
 from services.projects import get_project, list_project_contents
-from services.execution.providers.known import TEXT_PROVIDER_IDS
 from services.validation import clean_name, parse_uuid
 
 

@@ -26,21 +26,21 @@ from db.repositories.projects import OwnedRepository
 from db.repositories.runs import RunRepository
 from services import metrics
 from services.auth import Actor, require_user
-from services.errors import BadInput, NotFound, RateLimited, ShuttingDown
+from services.cluster import Cluster
 from services.domain_events import EventBus
+from services.errors import BadInput, NotFound, RateLimited, ShuttingDown
 from services.execution import events as run_events
 from services.execution.catalog import Catalog
 from services.execution.events import RunEvent
 from services.execution.graph import GraphLimits
 from services.execution.providers.registry import ProviderRegistry
 from services.execution.runner import CancelToken, RunRequest, run_flow
-from services.media import MediaDirectory
 from services.flows import checked_text_provider, get_flow, parsed_graph
+from services.media import MediaDirectory
 from services.pagination import Page, PageRequest
-from services.cluster import Cluster
 from services.run_log.follow import follow_run
-from services.run_log.streams import RunStreams
 from services.run_log.journal import RunJournal, RunOwner, RunRecord
+from services.run_log.streams import RunStreams
 from services.run_log.tail import LiveTails
 from services.validation import parse_uuid
 

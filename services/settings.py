@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
-from urllib.parse import urlsplit
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import asyncio
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 

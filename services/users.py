@@ -5,8 +5,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import User
 from db.repositories.users import AccountRepository
 from services.auth import Actor
-from services.errors import NotFound
 from services.domain_events import record_event
+from services.errors import NotFound
 from services.sessions import SessionStates
 from services.validation import parse_int_id
 

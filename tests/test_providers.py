@@ -6,7 +6,7 @@ import asyncio
 import struct
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -21,9 +21,9 @@ from services.execution.providers.base import (
     TextRequest,
 )
 from services.execution.providers.fireworks import image_size, nearest_aspect_ratio
+from services.execution.providers.known import ProviderSettings
 from services.execution.providers.registry import ProviderRegistry
 from services.execution.providers.retry import RetryPolicy, error_detail, retry_after
-from services.execution.providers.known import ProviderSettings
 from tests.fakes.providers import (
     Delay,
     Drop,
@@ -554,7 +554,7 @@ async def test_slow_image_times_out(fake: FakeProviderState, registry: ProviderR
 
 
 def test_retry_after_reads_seconds_milliseconds_and_dates() -> None:
-    in_a_minute = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=60), usegmt=True)
+    in_a_minute = format_datetime(datetime.now(UTC) + timedelta(seconds=60), usegmt=True)
 
     assert retry_after({"retry-after": "7"}) == 7.0
     assert retry_after({"retry-after-ms": "250", "retry-after": "7"}) == 0.25

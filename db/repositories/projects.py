@@ -7,13 +7,19 @@ from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, delete, select
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import InstrumentedAttribute, defer
 
 from db.models import ConsistentCharacter, Flow, Project
 from db.repositories.base import ModelRepository, PageRows
 
 Owned = TypeVar("Owned", Project, Flow, ConsistentCharacter)
 OwnedId = int | uuid.UUID
+
+# What ties a flow or a character to its project (projects themselves have no project).
+PROJECT_COLUMNS: dict[type, InstrumentedAttribute[int | None]] = {
+    Flow: Flow.project_id,
+    ConsistentCharacter: ConsistentCharacter.project_id,
+}
 
 # Lists leave out these big JSON documents (a flow's graph can hold thousands of nodes); a
 # DataLoader fetches one when a client asks for it.
@@ -62,7 +68,8 @@ class OwnedRepository(ModelRepository[Owned], Generic[Owned]):
             return statement
         return statement.options(defer(getattr(self.model, left_out), raiseload=True))
 
-    def _project_column(self):  # type: ignore[no-untyped-def]
-        if self.model is Project:
+    def _project_column(self) -> InstrumentedAttribute[int | None]:
+        column = PROJECT_COLUMNS.get(self.model)
+        if column is None:
             raise TypeError("projects are not filtered by project")
-        return self.model.project_id
+        return column

@@ -10,13 +10,13 @@ import strawberry
 from strawberry.scalars import JSON
 
 from db.base import is_loaded
+from db.loaders import RowGone
 from db.models import ConsistentCharacter as CharacterModel
 from db.models import Flow as FlowModel
 from db.models import Project as ProjectModel
-from db.loaders import RowGone
 from schema.context import Info
-from services.errors import NotFound
 from schema.types.accounts import User
+from services.errors import NotFound
 
 
 async def _owner(info: Info, user_id: int) -> User:

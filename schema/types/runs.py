@@ -14,7 +14,6 @@ from db.models import RunStatus
 from schema.context import Info
 from services.execution import events
 
-
 # The engine's and the database's enums, exposed as they are (one concept, one name).
 strawberry.enum(events.NodeStatus, description="A node's state in a run. Events carry the first five.")
 

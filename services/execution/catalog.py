@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+
 class UnknownComponent(LookupError):
     """No component type of that name in the catalog."""
 

@@ -21,11 +21,10 @@ EVENT_FIELDS = """
   ... on RunCompleted { outputs }
   ... on RunFailed { error }
 """
-RUN_FLOW = "subscription($input: RunInput!) { runFlow(input: $input) { %s } }" % EVENT_FIELDS
-RUN_EVENTS = "subscription($runId: ID!) { runEvents(runId: $runId) { %s } }" % EVENT_FIELDS
+RUN_FLOW = f"subscription($input: RunInput!) {{ runFlow(input: $input) {{ {EVENT_FIELDS} }} }}"
+RUN_EVENTS = f"subscription($runId: ID!) {{ runEvents(runId: $runId) {{ {EVENT_FIELDS} }} }}"
 RUN_EVENTS_AFTER = (
-    "subscription($runId: ID!, $afterSeq: Int!) { runEvents(runId: $runId, afterSeq: $afterSeq) { %s } }"
-    % EVENT_FIELDS
+    f"subscription($runId: ID!, $afterSeq: Int!) {{ runEvents(runId: $runId, afterSeq: $afterSeq) {{ {EVENT_FIELDS} }} }}"
 )
 RUN = """query($id: ID!) { run(id: $id) { id status error outputs flowId
   nodeResults { nodeId nodeType status output error } } }"""

@@ -6,7 +6,6 @@ import copy
 from datetime import datetime
 from typing import Any
 
-
 from tests.graphql_client import Account, GraphQLClient
 
 
@@ -213,7 +212,9 @@ async def test_delete_flow_removes_it(api: GraphQLClient, alice: Account, projec
     assert listed["totalCount"] == 1
     assert listed["nodes"] == [{"id": kept["id"], "name": "Kept"}]
     # The project stays.
-    project_read = await api.execute("query($id: ID!) { project(id: $id) { flows { id } } }", {"id": project}, token=alice.access_token)
+    project_read = await api.execute(
+        "query($id: ID!) { project(id: $id) { flows { id } } }", {"id": project}, token=alice.access_token
+    )
     assert project_read.ok()["project"]["flows"] == [{"id": kept["id"]}]
 
 

@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import text, update
 
 from db.models import ConsistentCharacter
-
 from tests.graphql_client import Account, GraphQLClient, Result, graphql_ws
 
 CREATE_PROJECT = "mutation($input: CreateProjectInput!) { createProject(input: $input) { id name } }"
@@ -178,7 +177,8 @@ async def test_a_non_finite_or_huge_number_in_graph_data_is_refused(
     api: GraphQLClient, alice: Account, project: str, number: float
 ) -> None:
     graph = {"nodes": [{"id": "a", "type": "textInput", "position": {"x": 0, "y": 0}, "data": {"seed": number}}]}
-    result = await execute(api, CREATE_FLOW, {"input": {"projectId": project, "name": "N", "graphData": graph}}, alice.access_token)
+    flow_input = {"projectId": project, "name": "N", "graphData": graph}
+    result = await execute(api, CREATE_FLOW, {"input": flow_input}, alice.access_token)
     assert_refused(result, "input.graphData.nodes[0].data.seed")
 
 
@@ -192,7 +192,7 @@ async def test_a_non_finite_or_huge_number_in_character_extra_is_refused(
 
 @pytest.mark.parametrize("literal", ["1e400", "-1e400", "9" * 5_000])
 async def test_a_literal_number_out_of_range_is_refused(api: GraphQLClient, alice: Account, literal: str) -> None:
-    query = 'mutation { createCharacter(input: {name: "Mira", extra: {age: %s}}) { id } }' % literal
+    query = f'mutation {{ createCharacter(input: {{name: "Mira", extra: {{age: {literal}}}}}) {{ id }} }}'
     result = await api.execute(query, token=alice.access_token)
     assert_refused(result, "input.extra.age")
 
@@ -264,7 +264,9 @@ async def test_a_cursor_with_an_offset_beyond_any_list_is_refused(
 
 
 @pytest.mark.parametrize("object_id", [str(2**31), str(2**63 - 1), 2147483648.0])
-@pytest.mark.parametrize("query", ["query($id: ID!) { project(id: $id) { id } }", "mutation($id: ID!) { deleteProject(id: $id) }"])
+@pytest.mark.parametrize(
+    "query", ["query($id: ID!) { project(id: $id) { id } }", "mutation($id: ID!) { deleteProject(id: $id) }"]
+)
 async def test_an_integer_id_past_the_32_bit_columns_is_not_found(
     api: GraphQLClient, alice: Account, query: str, object_id: object
 ) -> None:
@@ -281,9 +283,15 @@ RUN_FLOW = "subscription($input: RunInput!) { runFlow(input: $input) { __typenam
 @pytest.mark.parametrize(
     ("run_input", "field"),
     [
-        pytest.param({"graph": {"nodes": [], "edges": []}, "cachedOutputs": {"a": float("nan")}}, "input.cachedOutputs.a", id="nan-in-cached-outputs"),
+        pytest.param(
+            {"graph": {"nodes": [], "edges": []}, "cachedOutputs": {"a": float("nan")}},
+            "input.cachedOutputs.a",
+            id="nan-in-cached-outputs",
+        ),
         pytest.param({"graph": {"nodes": [], "edges": [], "note": "x\x00"}}, "input.graph.note", id="nul-in-graph"),
-        pytest.param({"graph": {"nodes": [], "edges": []}, "cachedOutputs": {"a": nested(MAX_JSON_DEPTH)}}, None, id="deep-cached-outputs"),
+        pytest.param(
+            {"graph": {"nodes": [], "edges": []}, "cachedOutputs": {"a": nested(MAX_JSON_DEPTH)}}, None, id="deep-cached-outputs"
+        ),
     ],
 )
 async def test_a_bad_value_in_a_websocket_operation_is_bad_user_input(

@@ -7,18 +7,17 @@ UNAUTHENTICATED; lists hold only the caller's objects; backoffice users read eve
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import jwt
 import pytest
 from starlette.applications import Starlette
 
 from services.tokens import TokenCodec
-from tests.api_fixtures import TEST_SECRET_KEY
-from tests.api_fixtures import backoffice_token
+from tests.api_fixtures import TEST_SECRET_KEY, backoffice_token
 from tests.graphql_client import Account, GraphQLClient
-
 
 # Everything a user can see of their own, in one read: compared before and after a refused call.
 # Everything a user can see of their own, read before and after a refused call and compared.

@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests import query_attacks
-from tests.query_attacks import Attack
 from tests.api_fixtures import api_with, settings_for
 from tests.graphql_client import GraphQLClient, graphql_ws
+from tests.query_attacks import Attack
 
 HEALTH = "{ health { status } }"
 ATTACKS = [pytest.param(attack, id=attack.name) for attack in query_attacks.ATTACKS]

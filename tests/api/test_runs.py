@@ -34,6 +34,7 @@ from tests.api.run_client import (
 from tests.fakes.providers import FakeProviderState, SlowChunks
 from tests.graphql_client import GraphQLClient, graphql_ws
 
+
 @pytest.fixture
 def settings(database_url: str, workdir: Path, provider_url: str) -> Settings:
     return provider_settings(database_url, workdir, provider_url)
@@ -222,7 +223,8 @@ async def test_anonymous_callers_cannot_run_or_watch(live_server: str, live_api:
     graph_input = {"input": {"graph": example("story-flow.json")}}
     assert error_code(await first_message(live_server, None, RUN_FLOW, graph_input)) == "UNAUTHENTICATED"
     assert error_code(await first_message(live_server, None, RUN_EVENTS, {"runId": events[0]["runId"]})) == "UNAUTHENTICATED"
-    for query, variables in ((START_RUN, graph_input), (CANCEL_RUN, {"id": events[0]["runId"]}), (RUN, {"id": events[0]["runId"]})):
+    run_id = {"id": events[0]["runId"]}
+    for query, variables in ((START_RUN, graph_input), (CANCEL_RUN, run_id), (RUN, run_id)):
         assert (await live_api.execute(query, variables)).error_code == "UNAUTHENTICATED"
 
 

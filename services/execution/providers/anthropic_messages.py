@@ -13,6 +13,7 @@ import httpx2
 from anthropic.types import MessageParam, RawMessageStreamEvent
 
 from services.execution.providers.base import Message, TextRequest
+from services.execution.providers.known import ProviderInfo
 from services.execution.providers.retry import (
     AttemptFailed,
     RetryPolicy,
@@ -25,7 +26,6 @@ from services.execution.providers.retry import (
 )
 from services.execution.providers.sse import server_sent_events
 from services.execution.providers.streaming import StreamingTextProvider
-from services.execution.providers.known import ProviderInfo
 
 # The messages API requires max_tokens; this is used when the request leaves it open.
 DEFAULT_MAX_TOKENS = 2048

@@ -13,6 +13,7 @@ import struct
 import httpx2
 
 from services.execution.providers.base import GeneratedImage, ImageRequest
+from services.execution.providers.known import ProviderInfo
 from services.execution.providers.retry import (
     RetryPolicy,
     call_with_retries,
@@ -20,7 +21,6 @@ from services.execution.providers.retry import (
     status_failure,
     transport_failure,
 )
-from services.execution.providers.known import ProviderInfo
 
 ASPECT_RATIOS = ("1:1", "21:9", "16:9", "3:2", "5:4", "4:5", "2:3", "9:16", "9:21", "4:3", "3:4")
 MODEL_PREFIX = "accounts/fireworks/models/"

@@ -10,6 +10,7 @@ import openai
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
 from services.execution.providers.base import Message, TextRequest
+from services.execution.providers.known import ProviderInfo
 from services.execution.providers.retry import (
     AttemptFailed,
     RetryPolicy,
@@ -22,7 +23,6 @@ from services.execution.providers.retry import (
 )
 from services.execution.providers.sse import server_sent_events
 from services.execution.providers.streaming import StreamingTextProvider
-from services.execution.providers.known import ProviderInfo
 
 
 class OpenAICompatibleProvider(StreamingTextProvider["openai.AsyncStream[ChatCompletionChunk]"]):

@@ -17,7 +17,6 @@ from services.execution.providers.base import (
     TextProvider,
 )
 from services.execution.providers.fireworks import FireworksProvider
-from services.execution.providers.retry import RetryPolicy
 from services.execution.providers.known import (
     PROVIDERS,
     ProviderInfo,
@@ -25,6 +24,7 @@ from services.execution.providers.known import (
     ProviderProtocol,
     ProviderSettings,
 )
+from services.execution.providers.retry import RetryPolicy
 
 
 class ClosableTextProvider(TextProvider, Protocol):

@@ -14,7 +14,7 @@ import random
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
@@ -149,7 +149,7 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
         moment = parsedate_to_datetime(raw)
     except (TypeError, ValueError):
         return None
-    return max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 def _number(raw: str | None) -> float | None:
@@ -168,6 +168,5 @@ def error_detail(body: object, *, secret: str) -> str:
         message = message.get("message")
     if not isinstance(message, str):
         return ""
-    if secret:
-        message = message.replace(secret, "***")
-    return message[:DETAIL_LIMIT]
+    text: str = message.replace(secret, "***") if secret else message
+    return text[:DETAIL_LIMIT]

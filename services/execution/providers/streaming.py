@@ -8,9 +8,9 @@ from contextlib import AbstractAsyncContextManager, aclosing
 from typing import Generic, TypeVar
 
 from services.execution.providers.base import TextRequest
+from services.execution.providers.known import ProviderInfo
 from services.execution.providers.retry import RetryPolicy, stream_with_retries
 from services.execution.text import storable
-from services.execution.providers.known import ProviderInfo
 
 Stream = TypeVar("Stream", bound=AbstractAsyncContextManager[object])
 
