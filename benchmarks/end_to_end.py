@@ -8,7 +8,7 @@ directory, BCRYPT_ROUNDS=4, MISTRAL pointed at the stand-in), the stand-in provi
 process as the client (`websockets`, graphql-transport-ws, the token in connection_init; the
 client of `concurrent_runs`).
 
-1. dag60 x10: `shared/benchmarks/dag60.json` (60 nodes, critical path 429 ms) with every latency
+1. dag60 x10: `benchmarks/data/dag60.json` (60 nodes, critical path 429 ms) with every latency
    multiplied by 10 (real LLM calls take seconds): a source `initialPrompt`, then one
    `promptEnhancer` per node whose provider call takes the node's latency
    (`benchmarks._delay_provider`: the node's notes say `delay=<ms>`, the reply is 6 chunks spread

@@ -3,7 +3,7 @@ nodes, in-process for each (issue 8; target: ours wall / critical path <= 1.03).
 
     uv run python -m benchmarks.langflow_scheduling [--repeats 5] [--dag PATH]
 
-The DAG: `shared/benchmarks/dag60.json` (60 nodes, 111 edges, critical path 429 ms; see its
+The DAG: `benchmarks/data/dag60.json` (60 nodes, 111 edges, critical path 429 ms; see its
 README), plus the source node (0 ms) its parentless nodes hang off, for both executors.
 
 - Langflow: the `lfx` package (1.13.0) in an environment of its own that this benchmark creates
@@ -34,7 +34,7 @@ from benchmarks.scheduling import Dag, run_ours
 from services.execution.graph import parse_graph
 from services.execution.validation import DEFAULT_LIMITS
 
-DAG60 = REPO.parent / "shared" / "benchmarks" / "dag60.json"
+DAG60 = REPO / "benchmarks" / "data" / "dag60.json"
 LFX_VENV = REPO / "benchmarks" / ".lfx-venv"
 LFX_VERSION = "1.13.0"
 SOURCE = "src"
