@@ -1,4 +1,4 @@
-"""Bare Strawberry apps, the anchors the project is measured against (issue 8).
+"""Bare Strawberry apps, the anchors the project is measured against.
 
     python -m benchmarks._bare_strawberry hello --port P
     python -m benchmarks._bare_strawberry projects --port P --database URL [--no-caches]

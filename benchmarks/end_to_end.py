@@ -1,5 +1,5 @@
 """End to end over graphql-transport-ws against the real server and a stand-in provider
-(issue 8): the 60-node DAG with real-call latencies, a 1,000-node graph, 1,000 runs at once.
+: the 60-node DAG with real-call latencies, a 1,000-node graph, 1,000 runs at once.
 
     uv run python -m benchmarks.end_to_end [--repeats 3] [--skip-concurrent] [--concurrent 1000]
 

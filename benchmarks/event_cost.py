@@ -1,5 +1,5 @@
 """Server CPU per delivered run event: the project against a bare Strawberry subscription
-yielding the same events, over the same client, side by side (issue 8; target ours/bare <= 1.5).
+yielding the same events, over the same client, side by side (target ours/bare <= 1.5).
 
     uv run python -m benchmarks.event_cost [--runs 200] [--repeats 3] [--words 20]
                                            [--chunk-delay 0.02] [--profile]

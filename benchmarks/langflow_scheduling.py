@@ -1,5 +1,5 @@
 """Scheduling against Langflow's executor on the same random 60-node DAG, sleeping stand-in
-nodes, in-process for each (issue 8; target: ours wall / critical path <= 1.03).
+nodes, in-process for each (target: ours wall / critical path <= 1.03).
 
     uv run python -m benchmarks.langflow_scheduling [--repeats 5] [--dag PATH]
 

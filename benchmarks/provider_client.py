@@ -1,5 +1,5 @@
 """CPU per streamed provider call: our OpenAI-compatible client against the SDK's plain
-streaming iterator, side by side in one process (issue 8; target: ours at least 2x less).
+streaming iterator, side by side in one process (target: ours at least 2x less).
 
     uv run python -m benchmarks.provider_client [--calls 60,200] [--repeats 5] [--words 6]
 

@@ -1,4 +1,4 @@
-"""How long the server takes to refuse documents built to stall its validation (issue 12).
+"""How long the server takes to refuse documents built to stall its validation.
 
     uv run python -m benchmarks.query_validation [--repeats 15] [--only SUBSTRING]
 

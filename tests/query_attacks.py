@@ -1,4 +1,4 @@
-"""Documents that stalled validation (issue 12), each within the body and token limits; shared by
+"""Documents that stalled validation, each within the body and token limits; shared by
 tests/api/test_query_cost.py and benchmarks/query_validation.py."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Property-based: whatever a client puts in any argument of any query or mutation, the answer is
-a coded client error or a success, never a 5xx and never INTERNAL (issue 12).
+a coded client error or a success, never a 5xx and never INTERNAL.
 
 The operations and their argument types are read from the schema itself, so a new field or input
 is covered without touching this file. Each value is either shaped like the argument's type with

@@ -1,6 +1,6 @@
 """A request that is not a GraphQL request gets HTTP 400 with a GraphQL-shaped error, and values
 no database can store or no client can read back are refused naming the field: never a 5xx,
-never INTERNAL (issue 12, item 9)."""
+never INTERNAL."""
 
 from __future__ import annotations
 

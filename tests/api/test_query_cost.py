@@ -1,6 +1,6 @@
 """A query's cost is bounded before it runs, and validating any document takes little time.
 
-The attacks below each stalled the server (issue 12): they must be refused with a coded error
+The attacks below each stalled the server: they must be refused with a coded error
 naming the limit, while other requests keep being answered.
 """
 
