@@ -342,18 +342,19 @@ async def test_a_reader_that_stops_reading_ends_the_run_without_a_traceback(tmp_
     # `main.py run --json | head -1`: the pipe closes under the command.
     state = FakeProviderState(persistent=SlowChunks(0.05))
     async with fake_provider(state) as url:
-        process = subprocess.Popen(
+        # `with`: the pipes are closed when it ends, whatever happens before.
+        with subprocess.Popen(
             [sys.executable, str(MAIN), "run", str(STORY_FLOW), "--provider", "mistral", "--json"],
             cwd=tmp_path,
             env=command_environment(url, MISTRAL_API_KEY="test-key"),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-        )
-        assert process.stdout is not None and process.stderr is not None
-        first = json.loads(await asyncio.to_thread(process.stdout.readline))
-        process.stdout.close()
-        stderr = await asyncio.to_thread(process.stderr.read)
-        status = await asyncio.to_thread(process.wait, 60)
+        ) as process:
+            assert process.stdout is not None and process.stderr is not None
+            first = json.loads(await asyncio.to_thread(process.stdout.readline))
+            process.stdout.close()
+            stderr = await asyncio.to_thread(process.stderr.read)
+            status = await asyncio.to_thread(process.wait, 60)
     assert first["type"] == "RunStarted"
     assert status == 141
     assert b"Traceback" not in stderr
