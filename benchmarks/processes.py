@@ -65,6 +65,9 @@ async def measure(processes: int, runs: int, database_url: str, provider_url: st
         "REDIS_URL": REDIS_URL,
         "REDIS_PREFIX": f"bench-{uuid.uuid4().hex[:8]}:",
         "MAX_RUNS_PER_USER": str(runs),
+        # Every process's pool (plus its 10 overflow connections) within PostgreSQL's default
+        # max_connections of 100, as a deployment of several processes must keep them.
+        "DATABASE_POOL_SIZE": "20",
     }
     with tempfile.TemporaryDirectory(prefix="bench-processes-") as workdir, contextlib.ExitStack() as servers:
         for port in ports:
