@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+from redis.asyncio import Redis
 
 from benchmarks._common import REPO, free_port, machine, percentile, raise_fd_limit, subprocess_server, table
 from benchmarks.concurrent_runs import SIGNUP, analyse, one_run, server_env
@@ -57,13 +58,32 @@ def _env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 async def measure(processes: int, runs: int, database_url: str, provider_url: str) -> list[Any]:
+    prefix = f"bench-{uuid.uuid4().hex[:8]}:"
+    try:
+        return await _measure(processes, runs, database_url, provider_url, prefix)
+    finally:
+        await _forget(prefix)
+
+
+async def _forget(prefix: str) -> None:
+    """The run's Redis keys (streams expire an hour after their run; no need to wait)."""
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        keys = [key async for key in redis.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await redis.delete(*keys)
+    finally:
+        await redis.aclose()
+
+
+async def _measure(processes: int, runs: int, database_url: str, provider_url: str, prefix: str) -> list[Any]:
     ports = [free_port() for _ in range(processes)]
     env = {
         **server_env(provider_url, provider_concurrency=64),
         "DATABASE_URL": database_url,
         "AUTH_SECRET_KEY": "b" * 40,
         "REDIS_URL": REDIS_URL,
-        "REDIS_PREFIX": f"bench-{uuid.uuid4().hex[:8]}:",
+        "REDIS_PREFIX": prefix,
         "MAX_RUNS_PER_USER": str(runs),
         # Every process's pool (plus its 10 overflow connections) within PostgreSQL's default
         # max_connections of 100, as a deployment of several processes must keep them.
