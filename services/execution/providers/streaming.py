@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator
 from contextlib import AbstractAsyncContextManager, aclosing
 from typing import Generic, TypeVar
@@ -15,7 +16,7 @@ from services.execution.text import storable
 Stream = TypeVar("Stream", bound=AbstractAsyncContextManager[object])
 
 
-class StreamingTextProvider(Generic[Stream]):
+class StreamingTextProvider(ABC, Generic[Stream]):
     def __init__(
         self,
         info: ProviderInfo,
@@ -32,8 +33,9 @@ class StreamingTextProvider(Generic[Stream]):
     def stream_text(self, request: TextRequest) -> AsyncGenerator[str, None]:
         return stream_with_retries(self.id, self._policy, lambda: self._attempt(request))
 
+    @abstractmethod
     async def aclose(self) -> None:
-        raise NotImplementedError
+        """Close the client's connections."""
 
     async def _attempt(self, request: TextRequest) -> AsyncGenerator[str, None]:
         # The slot is held while the stream is open, not while waiting to retry.
@@ -43,10 +45,10 @@ class StreamingTextProvider(Generic[Stream]):
                 async for piece in pieces:
                     yield storable(piece)
 
+    @abstractmethod
     async def _open(self, request: TextRequest) -> Stream:
         """Send the request; raise AttemptFailed when it is refused."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _pieces(self, stream: Stream) -> AsyncGenerator[str, None]:
         """The reply's text, piece by piece; raise AttemptFailed when the stream breaks."""
-        raise NotImplementedError
