@@ -181,6 +181,8 @@ class RunJournal:
         parts = []
         for run_id, record in list(self._ready.items()):
             del self._ready[run_id]
+            if not record.unwritten:
+                continue
             events = record.unwritten[:RUN_BATCH_LIMIT]
             del record.unwritten[:RUN_BATCH_LIMIT]
             if record.unwritten:
@@ -209,7 +211,7 @@ class RunJournal:
                 )
                 if now - failing_since > self._storage_timeout:
                     for part in parts:
-                        self._abandon(part.record, STORAGE_LOST)
+                        self._abandon(part.record, self._stop(part.record, STORAGE_LOST))
                     return
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, LAST_RETRY_DELAY)
@@ -229,18 +231,24 @@ class RunJournal:
                 self._publish(part.record, part.events)
 
     async def _fail_unstorable(self, record: RunRecord, error: Exception) -> None:
-        record.on_abandon()
-        record.unwritten.clear()
-        record.ended = True
         message = f"this run's events could not be stored ({type(error).__name__}); the run was stopped"
-        final = run_events.RunFailed(run_id=str(record.run_id), seq=record.stored_seq + 1, at=utc_now(), error=message)
-        part = _RunPart(record, [final], _node_rows(record, [final]))
+        part = self._stop(record, message)
         try:
             await self._write([part], retrying=False)
         except Exception:
-            self._abandon(record, message)
+            self._abandon(record, part)
         else:
-            self._publish(record, [final])
+            self._publish(record, part.events)
+
+    def _stop(self, record: RunRecord, message: str) -> _RunPart:
+        """Stops the run (its engine, its unwritten events); returns its RunFailed, numbered
+        after its last stored event, ready to write."""
+        record.on_abandon()
+        record.unwritten.clear()
+        record.ended = True
+        self._ready.pop(record.run_id, None)
+        final = run_events.RunFailed(run_id=str(record.run_id), seq=record.stored_seq + 1, at=utc_now(), error=message)
+        return _RunPart(record, [final], _node_rows(record, [final]))
 
     async def _write(self, parts: list[_RunPart], *, retrying: bool) -> None:
         async with self._session_factory() as session:
@@ -262,9 +270,13 @@ class RunJournal:
         final = isinstance(events[-1], run_events.FINAL_EVENTS)
         self._announce(record.run_id, events, final=final)
         if final:
-            self._records.pop(record.run_id, None)
-            record.finished.set()
-            record.room.set()
+            self._forget(record)
+
+    def _forget(self, record: RunRecord) -> None:
+        """The run's end is out: its followers finish, its engine task stops waiting."""
+        self._records.pop(record.run_id, None)
+        record.finished.set()
+        record.room.set()
 
     def _announce(self, run_id: uuid.UUID, events: list[RunEvent], *, final: bool) -> None:
         """To this process's followers, and through Redis to other processes' (distributed)."""
@@ -272,20 +284,15 @@ class RunJournal:
         if self._streams is not None:
             self._streams.publish(run_id, events, final=final)
 
-    def _abandon(self, record: RunRecord, message: str) -> None:
-        """Ends the run for its followers now; its record is finished when the database is back."""
-        logger.error("run given up: %s", message, extra={"run_id": str(record.run_id)})
-        record.on_abandon()
-        record.unwritten.clear()
-        record.ended = True
-        RUN_SPANS.abandoned(record.run_id, utc_now(), message)
-        self._ready.pop(record.run_id, None)
-        final = run_events.RunFailed(run_id=str(record.run_id), seq=record.stored_seq + 1, at=utc_now(), error=message)
-        part = _RunPart(record, [final], _node_rows(record, [final]))
-        self._announce(record.run_id, [final], final=True)
-        self._records.pop(record.run_id, None)
-        record.finished.set()
-        record.room.set()
+    def _abandon(self, record: RunRecord, part: _RunPart) -> None:
+        """Ends the run for its followers now with `part`'s RunFailed; that end is written when
+        the database is back."""
+        final = part.events[-1]
+        assert isinstance(final, run_events.RunFailed)
+        logger.error("run given up: %s", final.error, extra={"run_id": str(record.run_id)})
+        RUN_SPANS.abandoned(record.run_id, final.at, final.error)
+        self._announce(record.run_id, part.events, final=True)
+        self._forget(record)
         task = asyncio.create_task(self._store_eventually(part))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
