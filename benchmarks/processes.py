@@ -25,10 +25,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-from redis.asyncio import Redis
 
 from benchmarks._common import REPO, free_port, machine, percentile, raise_fd_limit, subprocess_server, table
 from benchmarks.concurrent_runs import SIGNUP, analyse, one_run, server_env
+from tests.redis_keys import delete_keys
 
 POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -62,18 +62,7 @@ async def measure(processes: int, runs: int, database_url: str, provider_url: st
     try:
         return await _measure(processes, runs, database_url, provider_url, prefix)
     finally:
-        await _forget(prefix)
-
-
-async def _forget(prefix: str) -> None:
-    """The run's Redis keys (streams expire an hour after their run; no need to wait)."""
-    redis = Redis.from_url(REDIS_URL)
-    try:
-        keys = [key async for key in redis.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await redis.delete(*keys)
-    finally:
-        await redis.aclose()
+        await delete_keys(REDIS_URL, prefix)  # streams would expire an hour after their runs
 
 
 async def _measure(processes: int, runs: int, database_url: str, provider_url: str, prefix: str) -> list[Any]:

@@ -25,6 +25,7 @@ from tests.api.test_run_faults import TERMINAL_NODE_STATUSES, assert_log_holds, 
 from tests.api_fixtures import TEST_SECRET_KEY
 from tests.fakes.providers import FakeProviderState, SlowChunks
 from tests.graphql_client import Account, GraphQLClient, graphql_ws
+from tests.redis_keys import delete_keys
 from tests.server_process import ServerProcess, free_port
 
 pytestmark = pytest.mark.postgresql_only
@@ -37,13 +38,7 @@ STORY = {"graph": example("story-flow.json"), "providerId": "mistral"}
 async def redis_prefix() -> AsyncIterator[str]:
     prefix = f"test-{uuid.uuid4().hex[:12]}:"
     yield prefix
-    redis = Redis.from_url(REDIS_URL)
-    try:
-        keys = [key async for key in redis.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await redis.delete(*keys)
-    finally:
-        await redis.aclose()
+    await delete_keys(REDIS_URL, prefix)
 
 
 @pytest.fixture
