@@ -14,6 +14,9 @@ Choices where the spec is silent:
   from `cached_outputs`, else from the result cache (looked up once their inputs are known, as
   the key depends on them), else run. Without a trigger, `cached_outputs` is ignored: a full
   run regenerates everything.
+- Resuming (`RunRequest.resume`, a run taken over after its worker stopped): the log goes on
+  after the stored seq without a second `RunStarted`; nodes with stored outputs are CACHED
+  (`NodeCompleted` again, for followers that join here), the others run.
 - Cancelling (token, or closing the generator) cancels the nodes' tasks, and so their provider
   calls; with the token, the unfinished nodes get CANCELLED and `RunCancelled` ends the stream.
 """
@@ -100,6 +103,15 @@ class CancelToken:
 
 
 @dataclass(frozen=True)
+class Resume:
+    """Where a run taken over by another worker goes on: after `after_seq`, with the outputs its
+    completed nodes stored."""
+
+    after_seq: int
+    completed: Mapping[str, Any] = field(default_factory=dict)  # node id -> stored output
+
+
+@dataclass(frozen=True)
 class RunRequest:
     run_id: str
     graph: Graph | ExecutionPlan  # a plan skips validation
@@ -111,6 +123,7 @@ class RunRequest:
     # Consecutive deltas of a node within this many seconds become one event (0: each is one),
     # so event counts follow what a person can see rather than the provider's chunking.
     delta_window: float = 0.0
+    resume: Resume | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +159,20 @@ def select_nodes(
     return Selection(order=order, cached=cached, lookup=frozenset(lookup))
 
 
+def _resumed(selection: Selection, resume: Resume) -> Selection:
+    """Nodes completed before the takeover keep their outputs instead of running again."""
+    stored = {
+        node_id: dict(output)
+        for node_id, output in resume.completed.items()
+        if node_id in selection.order and isinstance(output, dict)
+    }
+    return Selection(
+        order=selection.order,
+        cached={**selection.cached, **stored},
+        lookup=selection.lookup - stored.keys(),
+    )
+
+
 def _require_trigger(plan: ExecutionPlan, trigger_node_id: str) -> None:
     if trigger_node_id in plan.ignored:
         raise GraphValidationError(
@@ -179,8 +206,11 @@ async def run_flow(
         )
         _require_executors(plan, selection, executors)
     except GraphValidationError as error:
-        yield RunFailed(run_id=request.run_id, seq=1, at=utc_now(), error=error.message)
+        first_seq = request.resume.after_seq + 1 if request.resume else 1
+        yield RunFailed(run_id=request.run_id, seq=first_seq, at=utc_now(), error=error.message)
         return
+    if request.resume is not None:
+        selection = _resumed(selection, request.resume)
     run = _Run(
         request=request,
         plan=plan,
@@ -297,7 +327,8 @@ class _Run:
         self.waiting: dict[str, int] = {}  # unstarted node -> inputs not yet done
         self.outputs: dict[str, JSONObject] = {}
         self.failures: dict[str, str] = {}
-        self.seq = 0
+        self.resumed = request.resume is not None
+        self.seq = request.resume.after_seq if request.resume else 0
         self.delta_window = request.delta_window
         self.held_deltas: dict[str, list[str]] = {}  # node id -> text not yet sent, in order
 
@@ -305,11 +336,16 @@ class _Run:
 
     def start(self) -> list[RunEvent]:
         order = self.selection.order
-        events: list[RunEvent] = [
-            RunStarted(run_id=self.run_id, seq=self._next_seq(), at=utc_now(), flow_id=self.flow_id)
-        ]
-        events.extend(self._set_status(node_id, NodeStatus.PENDING) for node_id in order)
         cached = self.selection.cached
+        events: list[RunEvent] = []
+        if not self.resumed:
+            events.append(RunStarted(run_id=self.run_id, seq=self._next_seq(), at=utc_now(), flow_id=self.flow_id))
+        # A resumed run's unfinished nodes may have been RUNNING when its worker stopped.
+        events.extend(
+            self._set_status(node_id, NodeStatus.PENDING)
+            for node_id in order
+            if not (self.resumed and node_id in cached)
+        )
         for node_id in (node_id for node_id in order if node_id in cached):
             events.append(self._set_status(node_id, NodeStatus.CACHED))
             events.append(self._complete(node_id, cached[node_id], key=None))

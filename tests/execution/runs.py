@@ -14,7 +14,7 @@ from services.execution.events import (
     RunEvent,
 )
 from services.execution.graph import Graph
-from services.execution.runner import CancelToken, RunRequest, run_flow
+from services.execution.runner import CancelToken, Resume, RunRequest, run_flow
 from tests.execution.fakes import FakeMediaStore, FakeProviders, FakeResultCache, FakeTextProvider
 
 
@@ -28,6 +28,7 @@ async def run(
     result_cache: FakeResultCache | None = None,
     cancel_token: CancelToken | None = None,
     delta_window: float = 0.0,
+    resume: Resume | None = None,
     **options: Any,
 ) -> list[RunEvent]:
     request = RunRequest(
@@ -38,6 +39,7 @@ async def run(
         cached_outputs=cached_outputs or {},
         cancel_token=cancel_token,
         delta_window=delta_window,
+        resume=resume,
     )
     events = run_flow(
         request,

@@ -19,7 +19,7 @@ from services.execution.events import (
 from services.execution.executors import EXECUTORS, NodeContext, ProviderLookup
 from services.execution.providers.base import ProviderError
 from services.execution.providers.registry import ProviderRegistry
-from services.execution.runner import INTERNAL_ERROR, CancelToken, RunRequest, run_flow
+from services.execution.runner import INTERNAL_ERROR, CancelToken, Resume, RunRequest, run_flow
 from services.execution.validation import validate_graph
 from tests.execution.fakes import FakeProviders, FakeResultCache, FakeTextProvider
 from tests.execution.graphs import edge, graph, node
@@ -65,6 +65,42 @@ async def test_small_run_yields_the_exact_event_sequence() -> None:
         "enh": {"text": "a fluffy cat"},
         "out": {"text": "a fluffy cat"},
     }
+
+
+async def test_a_resumed_run_goes_on_after_the_stored_seq_and_reruns_only_unfinished_nodes() -> None:
+    provider = FakeTextProvider(reply="a fluffy cat")
+    events = await run(
+        graph(simple_chain(), [edge("idea", "enh"), edge("enh", "out")]),
+        providers=FakeProviders(provider),
+        resume=Resume(after_seq=7, completed={"idea": {"text": "a cat"}}),
+    )
+    assert [describe(e) for e in events] == [
+        ("enh", "pending"),
+        ("out", "pending"),
+        ("idea", "cached"),
+        ("idea", "completed"),
+        ("enh", "running"),
+        ("enh", "delta", "a "),
+        ("enh", "delta", "fluffy "),
+        ("enh", "delta", "cat"),
+        ("enh", "completed"),
+        ("out", "running"),
+        ("out", "completed"),
+        ("RunCompleted",),
+    ]
+    assert [e.seq for e in events] == list(range(8, 8 + len(events)))
+    assert provider.calls == 1
+    final = events[-1]
+    assert isinstance(final, RunCompleted)
+    assert final.outputs["idea"] == {"text": "a cat"}
+
+
+async def test_a_resumed_run_whose_graph_no_longer_validates_fails_after_the_stored_seq() -> None:
+    events = await run(
+        graph([node("idea", "noSuchType")]),
+        resume=Resume(after_seq=4, completed={}),
+    )
+    assert [(type(e).__name__, e.seq) for e in events] == [("RunFailed", 5)]
 
 
 async def test_deltas_within_the_window_become_one_event_sent_before_the_node_completes() -> None:
