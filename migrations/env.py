@@ -18,6 +18,8 @@ from db.base import JSONDocument, UTCDateTime
 from db.engine import create_engine
 from db.models import Base
 
+QUEUE_TABLE_PREFIX = "procrastinate_"
+
 config = context.config
 target_metadata = Base.metadata
 
@@ -34,11 +36,18 @@ def render_item(kind: str, obj: Any, autogen_context: AutogenContext) -> str | L
     return False
 
 
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """The run queue's tables (procrastinate's, created from its own schema script) are not
+    models: autogenerate leaves them alone."""
+    return not (type_ == "table" and name is not None and name.startswith(QUEUE_TABLE_PREFIX))
+
+
 def run_with_connection(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         compare_type=True,
+        include_name=include_name,
         render_item=render_item,
         # SQLite can only ALTER a table by copying it; batch mode does that for us.
         render_as_batch=connection.dialect.name == "sqlite",

@@ -70,7 +70,7 @@ def workdir(tmp_path: Path) -> Path:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "postgresql_only: a fault only PostgreSQL has (its connections dropped)")
+    config.addinivalue_line("markers", "postgresql_only: what only PostgreSQL has (its connections dropped, the run queue)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -79,7 +79,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     dropped: list[pytest.Item] = []
     for item in items:
         callspec = getattr(item, "callspec", None)
-        on_sqlite = callspec is not None and callspec.params.get("database_url") == "sqlite"
+        params = callspec.params if callspec is not None else {}
+        on_sqlite = "sqlite" in (params.get("database_url"), params.get("fresh_engine"))
         (dropped if on_sqlite and item.get_closest_marker("postgresql_only") else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)

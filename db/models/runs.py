@@ -44,6 +44,10 @@ class Run(Base):
     # from any process, stored before it is announced.
     worker_id: Mapped[str | None] = mapped_column(String(100))
     cancel_requested: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Distributed mode: counted up by each worker that claims the run (services.run_queue); a
+    # write of the run's log by any other attempt is refused, so a worker that wakes up after
+    # its run was taken over cannot write.
+    attempt: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class RunNodeResult(Base):
