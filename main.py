@@ -1,6 +1,8 @@
 """The ASGI application and the command line.
 
-    uv run main.py serve [--host H] [--port P]   start the server (GraphiQL at /graphql)
+    uv run main.py serve [--host H] [--port P] [--no-worker]
+                                                 start the server (GraphiQL at /graphql)
+    uv run main.py worker                        execute queued runs, serve no HTTP (distributed mode)
     uv run main.py migrate                       apply database migrations
     uv run main.py seed                          write the component catalog
     uv run main.py create-user / create-admin    add an editor user / a backoffice user
@@ -49,9 +51,14 @@ class CommandError(Exception):
 
 
 def create_app(
-    settings: Settings | None = None, *, serving: bool = False, tracer_provider: TracerProvider | None = None
+    settings: Settings | None = None,
+    *,
+    serving: bool = False,
+    execute_runs: bool = True,
+    tracer_provider: TracerProvider | None = None,
 ) -> Starlette:
     """The application. `serving`: this process is a server and nothing else (not a test).
+    `execute_runs`: distributed mode, this process claims queued runs too (not only serves).
     `tracer_provider`: where traces go; by default what the OTEL_* settings say (none: off)."""
     from datetime import timedelta
 
@@ -76,7 +83,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with opened_backend(settings) as backend:
-            await backend.prepare_to_serve()
+            await backend.prepare_to_serve(execute_runs=execute_runs)
             app.state.backend = backend
             if serving:
                 # What start-up built lives as long as the process: out of the collector's
@@ -165,8 +172,30 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
     print(f"Run pages: http://{shown_host}:{port}/runs/<run id>, /flows/<flow id> (work offline)", flush=True)
     if settings.embedded:
         print(f"Database: {settings.database_url} (embedded SQLite)", flush=True)
-    app = create_app(settings, serving=True)
+    if args.no_worker and not settings.distributed:
+        raise CommandError("--no-worker is for distributed mode (REDIS_URL and a PostgreSQL DATABASE_URL)")
+    app = create_app(settings, serving=True, execute_runs=not args.no_worker)
     serve_until_drained(app, settings, host=args.host, port=port, log_level=args.log_level)
+
+
+async def worker(settings: Settings, args: argparse.Namespace) -> None:
+    """Executes queued runs until SIGTERM or Ctrl-C, then gives live runs the grace period."""
+    import signal
+
+    if not settings.distributed:
+        raise CommandError("`worker` is for distributed mode: set REDIS_URL and a PostgreSQL DATABASE_URL")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signal_number, stop.set)
+    async with opened_backend(settings) as backend:
+        await backend.prepare_to_serve()
+        gc.freeze()  # as `serve` does: what start-up built lives as long as the process
+        print("worker: executing queued runs (SIGTERM or Ctrl-C stops it)", flush=True)
+        await stop.wait()
+        if backend.queue is not None:
+            await backend.queue.stop_worker()
+        await backend.runs.close(grace_seconds=settings.shutdown_grace_seconds)
 
 
 async def migrate(settings: Settings, args: argparse.Namespace) -> None:
@@ -256,7 +285,12 @@ def parser() -> argparse.ArgumentParser:
     serve_parser.add_argument("--host", default="127.0.0.1")
     serve_parser.add_argument("--port", type=int, default=None, help="default: PORT or 8000")
     serve_parser.add_argument("--log-level", default="info")
+    serve_parser.add_argument(
+        "--no-worker", action="store_true", help="distributed mode: serve the API, leave runs to `worker` processes"
+    )
     serve_parser.set_defaults(handler=serve)
+
+    commands.add_parser("worker", help="execute queued runs, no HTTP (distributed mode)").set_defaults(handler=worker)
 
     commands.add_parser("migrate", help="apply database migrations").set_defaults(handler=migrate)
     commands.add_parser("seed", help="write the component catalog").set_defaults(handler=seed)

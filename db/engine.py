@@ -49,6 +49,7 @@ POOL_OVERFLOW = 10
 # per request than 5), so its pool is this small and does not overflow: requests beyond it
 # wait for a connection rather than open (and then close) one.
 SQLITE_POOL_SIZE = 8
+IDLE_IN_TRANSACTION_TIMEOUT_MS = 30_000
 
 
 def create_engine(url: str, *, echo: bool = False, pool_size: int | None = None) -> AsyncEngine:
@@ -61,7 +62,12 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int | None = None)
         "max_overflow": 0 if sqlite else POOL_OVERFLOW,
     }
     if not sqlite:
-        return create_async_engine(url, echo=echo, pool_pre_ping=True, **options)
+        # A process frozen inside a transaction (SIGSTOP, a stalled VM) would hold its row locks
+        # for good: a run's claim by another worker waits on them (services.run_queue).
+        settings = {"idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_TIMEOUT_MS)}
+        return create_async_engine(
+            url, echo=echo, pool_pre_ping=True, connect_args={"server_settings": settings}, **options
+        )
     engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, **options)
     event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
     return engine

@@ -21,6 +21,7 @@ from services.media import MediaDirectory
 from services.metrics import MeasuredProviderRegistry
 from services.rate_limit import LoginRateLimiter, SignupRateLimiter
 from services.run_log.streams import RunStreams
+from services.run_queue import RunQueue
 from services.runs import RunManager, mark_interrupted_runs
 from services.sessions import SessionStates
 from services.settings import Settings
@@ -41,19 +42,26 @@ class Backend:
     catalog: Catalog
     providers: ProviderRegistry
     runs: RunManager
-    # Distributed mode only (REDIS_URL): this process among the others.
+    # Distributed mode only (REDIS_URL): this process among the others, and the run queue.
     cluster: Cluster | None = None
+    queue: RunQueue | None = None
     database_probe: DatabaseProbe = field(default_factory=DatabaseProbe)
 
-    async def prepare_to_serve(self) -> None:
-        """For a server starting up: runs a previous process left running are over, and the
-        provider clients are built before the first request needs one."""
+    async def prepare_to_serve(self, *, execute_runs: bool = True) -> None:
+        """For a server or worker starting up: runs a previous process left running are over,
+        and the provider clients are built before the first request needs one. Distributed
+        mode: joins the cluster, and claims queued runs unless `execute_runs` is off (an API
+        process only)."""
         self.providers.prepare()
         if self.cluster is not None:
-            # Other processes' runs go on: only those of dead processes are ended (sweep).
+            assert self.queue is not None
+            # Other processes' runs go on: those of dead workers are taken over by the queue.
             await self.cluster.start(
                 ClusterCallbacks(cancel=self.runs.cancel_here, deliver=self.bus.notifications.deliver, sweep=self.runs.sweep)
             )
+            await self.queue.open()
+            if execute_runs:
+                self.queue.start_worker(self.runs)
             return
         if await migrations_pending(self.engine):
             # The record's tables are not this code's yet: ready once `migrate` has run
@@ -69,7 +77,11 @@ class Backend:
     async def close(self) -> None:
         # Runs still going are cancelled at once: the grace period is given before, by `serve`
         # draining on SIGTERM (resolvers.serving), not by every stop (Ctrl-C must be quick).
+        if self.queue is not None:
+            await self.queue.stop_worker()
         await self.runs.close()
+        if self.queue is not None:
+            await self.queue.close()
         if self.cluster is not None:
             await self.cluster.close()
             await self.cluster.redis.aclose()
@@ -82,6 +94,7 @@ async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
     async with session_factory() as session:
         catalog = await load_catalog(session)
     cluster = _cluster(settings)
+    queue = _queue(settings)
     bus = EventBus(handlers, sharing=cluster)
     providers = MeasuredProviderRegistry.from_settings(settings.providers, concurrency=settings.provider_concurrency)
     runs = RunManager(
@@ -96,6 +109,7 @@ async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
         delta_window=settings.delta_window_ms / 1000,
         cluster=cluster,
         streams=RunStreams(cluster.redis, cluster.prefix) if cluster else None,
+        queue=queue,
     )
     return Backend(
         settings=settings,
@@ -116,16 +130,23 @@ async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
         providers=providers,
         runs=runs,
         cluster=cluster,
+        queue=queue,
     )
 
 
 def _cluster(settings: Settings) -> Cluster | None:
     if settings.redis_url is None:
         return None
-    dead_after = settings.limits.worker_dead_after_seconds
-    return Cluster(
-        Redis.from_url(settings.redis_url),
-        settings.redis_prefix,
-        heartbeat_seconds=dead_after / 5,
-        dead_after_seconds=dead_after,
+    return Cluster(Redis.from_url(settings.redis_url), settings.redis_prefix)
+
+
+def _queue(settings: Settings) -> RunQueue | None:
+    if not settings.distributed:
+        return None
+    return RunQueue(
+        settings.database_url,
+        dead_after_seconds=settings.limits.worker_dead_after_seconds,
+        stalled_check_seconds=settings.limits.stalled_run_check_seconds,
+        resume_stalled=settings.stalled_runs == "resume",
+        concurrency=settings.limits.worker_concurrency,
     )

@@ -1,12 +1,11 @@
 """Distributed mode: this process among others sharing one PostgreSQL database and one Redis.
 
-- Membership: every process has a worker id and keeps a heartbeat key alive in Redis; a run is
-  stored with the id of the process running it. A process whose heartbeat has been missing for
-  `dead_after_seconds` (as seen from here) is dead, and its runs are ended by whichever process
-  notices first (`services.runs.RunManager.sweep`).
+- Identity: every process has a worker id; a run is stored with the id of the process running
+  it. Which processes are alive is the run queue's business (services.run_queue: procrastinate's
+  worker heartbeats in PostgreSQL), not this module's.
 - Cancel from anywhere: the request is stored on the run first, then announced on a channel; the
   process running the run cancels it at once (and finds stored requests itself when it sweeps,
-  should an announcement be lost).
+  every `sweep_seconds`, should an announcement be lost).
 - Notifications: domain events are shared on a channel, and each process delivers the others'
   to its own subscribers.
 
@@ -20,7 +19,6 @@ import logging
 import os
 import secrets
 import socket
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -48,7 +46,7 @@ class ClusterUnavailable(Exception):
 class ClusterCallbacks:
     cancel: Callable[[uuid.UUID], None]  # a run of this process is to be cancelled
     deliver: Callable[[DomainEvent], None]  # another process's notification
-    sweep: Callable[[], Awaitable[None]]  # every heartbeat: end dead processes' runs, and so on
+    sweep: Callable[[], Awaitable[None]]  # every `sweep_seconds`: stored cancel requests
 
 
 class Cluster:
@@ -57,15 +55,12 @@ class Cluster:
         redis: Redis,
         prefix: str,
         *,
-        heartbeat_seconds: float = 2.0,
-        dead_after_seconds: float = 10.0,
+        sweep_seconds: float = 2.0,
     ) -> None:
         self.redis = redis
         self.prefix = prefix
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-        self._heartbeat_seconds = heartbeat_seconds
-        self._dead_after_seconds = dead_after_seconds
-        self._missing_since: dict[str, float] = {}
+        self._sweep_seconds = sweep_seconds
         self._tasks: list[asyncio.Task[None]] = []
 
     def key(self, name: str) -> str:
@@ -73,12 +68,12 @@ class Cluster:
 
     async def start(self, callbacks: ClusterCallbacks) -> None:
         try:
-            await self._beat()
+            await self.redis.ping()
         except RedisError as error:
-            # Starting anyway would leave this process's runs looking like a dead process's.
+            # Starting anyway would hide a wrong REDIS_URL until the first cancel went unheard.
             raise ClusterUnavailable(f"REDIS_URL is set but Redis does not answer: {error}") from error
         self._tasks = [
-            asyncio.create_task(self._beat_forever(callbacks.sweep), name="cluster heartbeat"),
+            asyncio.create_task(self._sweep_forever(callbacks.sweep), name="cluster sweep"),
             asyncio.create_task(self._listen_forever(callbacks), name="cluster listener"),
         ]
 
@@ -86,10 +81,6 @@ class Cluster:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        try:
-            await self.redis.delete(self.key(f"worker:{self.worker_id}"))
-        except RedisError:
-            pass  # its key expires by itself
 
     async def announce_cancel(self, run_id: uuid.UUID) -> None:
         try:
@@ -104,40 +95,13 @@ class Cluster:
         except RedisError as error:
             logger.warning("could not share a notification", extra={"event": event.name, "error": str(error)})
 
-    async def dead(self, worker_ids: set[str]) -> set[str]:
-        """The workers whose heartbeat has been missing for `dead_after_seconds` by now."""
-        ids = sorted(worker_ids - {self.worker_id})
-        if not ids:
-            return set()
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for worker_id in ids:
-                pipe.exists(self.key(f"worker:{worker_id}"))
-            present = await pipe.execute()
-        now = time.monotonic()
-        dead = set()
-        for worker_id, exists in zip(ids, present, strict=True):
-            if exists:
-                self._missing_since.pop(worker_id, None)
-                continue
-            # Counted from when this process first missed it: a Redis that restarted (and so
-            # forgot every heartbeat) does not make live processes look dead.
-            since = self._missing_since.setdefault(worker_id, now)
-            if now - since >= self._dead_after_seconds:
-                dead.add(worker_id)
-        return dead
-
-    async def _beat(self) -> None:
-        ttl = max(1, int(self._dead_after_seconds))
-        await self.redis.set(self.key(f"worker:{self.worker_id}"), "1", ex=ttl)
-
-    async def _beat_forever(self, sweep: Callable[[], Awaitable[None]]) -> None:
+    async def _sweep_forever(self, sweep: Callable[[], Awaitable[None]]) -> None:
         while True:
-            await asyncio.sleep(self._heartbeat_seconds)
+            await asyncio.sleep(self._sweep_seconds)
             try:
-                await self._beat()
                 await sweep()
             except Exception as error:
-                logger.warning("cluster heartbeat failed", extra={"error": str(error)})
+                logger.warning("cluster sweep failed", extra={"error": str(error)})
 
     async def _listen_forever(self, callbacks: ClusterCallbacks) -> None:
         channels = {self.key(CANCEL_CHANNEL): self._on_cancel, self.key(NOTIFICATION_CHANNEL): self._on_notification}

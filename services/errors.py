@@ -81,3 +81,10 @@ class ShuttingDown(DomainError):
     """This server is stopping and takes no new work; another instance (or a retry later) will."""
 
     code = "SHUTTING_DOWN"
+
+
+class Unavailable(DomainError):
+    """Something the request needs (the database, the run queue) cannot take it now; a retry
+    shortly may succeed."""
+
+    code = "UNAVAILABLE"

@@ -5,6 +5,10 @@ nothing of users or databases. This module gives it what it needs for one user (
 media, the user's characters, the user's stored results) and runs it as a task of its own that
 appends every event to the run's log (`services.run_log`); runFlow and runEvents are followers
 of that log, so no reader paces the engine.
+
+One process (no queue): a run starts here at once. Distributed mode: a run is queued
+(services.run_queue) and executed by whichever worker claims it (`execute_queued`), resumed
+from its stored log if its first worker died; cancels reach it through the cluster.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
@@ -28,13 +32,13 @@ from services import metrics
 from services.auth import Actor, require_user
 from services.cluster import Cluster
 from services.domain_events import EventBus
-from services.errors import BadInput, NotFound, RateLimited, ShuttingDown
+from services.errors import BadInput, NotFound, RateLimited, ShuttingDown, Unavailable
 from services.execution import events as run_events
 from services.execution.catalog import Catalog
 from services.execution.events import RunEvent
-from services.execution.graph import GraphLimits
+from services.execution.graph import Graph, GraphLimits
 from services.execution.providers.registry import ProviderRegistry
-from services.execution.runner import CancelToken, RunRequest, run_flow
+from services.execution.runner import CancelToken, Resume, RunRequest, run_flow
 from services.flows import checked_text_provider, get_flow, parsed_graph
 from services.media import MediaDirectory
 from services.pagination import Page, PageRequest
@@ -42,12 +46,14 @@ from services.run_log.follow import follow_run
 from services.run_log.journal import RunJournal, RunOwner, RunRecord
 from services.run_log.streams import RunStreams
 from services.run_log.tail import LiveTails
+from services.run_queue import QueuedRun, RunQueue
 from services.validation import parse_uuid
 
 logger = logging.getLogger(__name__)
 
 INTERRUPTED_MESSAGE = "the server stopped while this run was going; start it again"
 INTERNAL_RUN_ERROR = "internal error while running this flow (details in the server log)"
+QUEUE_UNAVAILABLE = "the run queue was unavailable; the run did not start"
 # cancelRun answers once the run's end is stored, or after this long with what is stored.
 CANCEL_WAIT_SECONDS = 10.0
 
@@ -134,6 +140,7 @@ class RunManager:
         delta_window: float = 0.0,
         cluster: Cluster | None = None,
         streams: RunStreams | None = None,
+        queue: RunQueue | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._catalog = catalog
@@ -144,15 +151,18 @@ class RunManager:
         self._delta_window = delta_window
         self._cluster = cluster
         self._streams = streams
+        self._queue = queue
         self._tails = LiveTails()
         self._journal = RunJournal(
             session_factory, bus, self._tails, streams=streams, storage_timeout=storage_timeout
         )
         self._live: dict[uuid.UUID, LiveRun] = {}
+        self._background: set[asyncio.Task[Any]] = set()
         self.taking_runs = True  # False once shutting down
 
-    async def start(self, actor: Actor, run_input: RunInput) -> LiveRun:
-        """Checks the input, stores the run as running and starts its engine task."""
+    async def start(self, actor: Actor, run_input: RunInput) -> Run:
+        """Checks the input and stores the run as running; then starts its engine task here, or
+        queues it for a worker (distributed mode)."""
         user = require_user(actor)
         if not self.taking_runs:
             raise ShuttingDown("this server is shutting down and takes no new runs; start the run again shortly")
@@ -173,35 +183,111 @@ class RunManager:
                 trigger_node_id=run_input.trigger_node_id,
                 graph_data=graph_json,
                 started_at=utc_now(),
-                worker_id=self._cluster.worker_id if self._cluster else None,
+                attempt=0,
             )
-            cancel_token = CancelToken()
-            # Open before the row commits, so a follower that finds the row finds the live run.
             owner = RunOwner(user_id=user.id, project_id=flow.project_id if flow else None, session_id=str(actor.session_id))
-            record = self._journal.open(
-                run.id,
-                owner,
-                flow_id=run.flow_id,
-                node_types={node.id: node.type for node in graph.nodes},
-                on_abandon=cancel_token.cancel,
-            )
+            # Opened before the row commits, so a follower that finds the row finds the live run.
+            live = None if self._queue else self._open(run, graph, owner, cached_outputs)
             try:
                 await repository.add(run)
                 await session.commit()
             except BaseException:
                 self._journal.discard(run.id)
                 raise
+        if live is not None:
+            self._launch(live)
+        else:
+            await self._enqueue(QueuedRun(run.id, owner.session_id, cached_outputs or None))
+        return run
+
+    def _open(
+        self,
+        run: Run,
+        graph: Graph,
+        owner: RunOwner,
+        cached_outputs: dict[str, Any],
+        *,
+        attempt: int | None = None,
+        resume: Resume | None = None,
+    ) -> LiveRun:
+        """The run's record in the journal and its engine's request, ready to launch."""
+        cancel_token = CancelToken()
+        record = self._journal.open(
+            run.id,
+            owner,
+            flow_id=run.flow_id,
+            node_types={node.id: node.type for node in graph.nodes},
+            on_abandon=cancel_token.cancel,
+            attempt=attempt,
+            stored_seq=resume.after_seq if resume else 0,
+        )
         request = RunRequest(
             run_id=str(run.id),
             graph=graph,
-            flow_provider_id=provider_id,
-            flow_id=None if flow is None else str(flow.id),
-            trigger_node_id=run_input.trigger_node_id,
+            flow_provider_id=run.provider_id,
+            flow_id=None if run.flow_id is None else str(run.flow_id),
+            trigger_node_id=run.trigger_node_id,
             cached_outputs=cached_outputs,
             cancel_token=cancel_token,
             delta_window=self._delta_window,
+            resume=resume,
         )
-        return self._launch(LiveRun(run, request, cancel_token, record))
+        return LiveRun(run, request, cancel_token, record)
+
+    async def _enqueue(self, queued: QueuedRun) -> None:
+        assert self._queue is not None
+        try:
+            await self._queue.enqueue(queued)
+        except Exception as error:
+            logger.exception("could not queue a run", extra={"run_id": str(queued.run_id)})
+            with contextlib.suppress(Exception):
+                await self._end_unclaimed(queued.run_id, RunStatus.FAILED, error=QUEUE_UNAVAILABLE)
+            raise Unavailable("the run queue is unavailable, so the run did not start; try again shortly") from error
+
+    # --- distributed mode: the worker's side ---------------------------------------------------
+
+    async def execute_queued(self, queued: QueuedRun) -> None:
+        """A queued run, claimed by this worker: executed here until its end is stored (or it
+        is taken over). A run whose earlier worker died resumes after its stored log."""
+        live = await self._claim(queued)
+        if live is None:
+            return
+        self._launch(live)
+        assert live.task is not None
+        await live.task
+
+    async def _claim(self, queued: QueuedRun) -> LiveRun | None:
+        async with self._session_factory() as session:
+            repository = RunRepository(session)
+            run = await repository.claim(queued.run_id, self._worker_id)
+            if run is None:
+                return None  # ended meanwhile (cancelled before any worker took it)
+            stored_seq = await repository.last_seq(run.id)
+            completed = await repository.completed_outputs(run.id) if stored_seq else {}
+            project_id = await repository.project_of(run)
+            await session.commit()
+        if stored_seq:
+            logger.warning("run taken over from a stopped worker", extra={"run_id": str(run.id), "after_seq": stored_seq})
+        owner = RunOwner(user_id=run.user_id, project_id=project_id, session_id=queued.session_id)
+        # Checked when it was queued; parsing only fails should this process's limits be lower.
+        graph = parsed_graph(run.graph_data, self._limits, field="graph")
+        resume = Resume(after_seq=stored_seq, completed=completed) if stored_seq else None
+        live = self._open(run, graph, owner, queued.cached_outputs or {}, attempt=run.attempt, resume=resume)
+        if run.cancel_requested:
+            live.cancel()
+        return live
+
+    async def interrupt_stalled(self, run_id: uuid.UUID) -> None:
+        """STALLED_RUNS=interrupt: a run whose worker died ends as interrupted."""
+        async with self._session_factory() as session:
+            finals = await mark_interrupted_runs(session, run_ids=[run_id])
+            await session.commit()
+        for final in finals:
+            self._publish_elsewhere(final)
+
+    @property
+    def _worker_id(self) -> str | None:
+        return self._cluster.worker_id if self._cluster else None
 
     async def _require_room_for_a_run(self, repository: RunRepository, user_id: int) -> None:
         if await repository.running_count(user_id) >= self._max_runs_per_user:
@@ -211,25 +297,26 @@ class RunManager:
                 retry_after_seconds=1,
             )
 
-    def _launch(self, live: LiveRun) -> LiveRun:
+    def _launch(self, live: LiveRun) -> None:
         self._live[live.run_id] = live
         live.task = asyncio.create_task(self._execute(live), name=f"run {live.run_id}")
         metrics.run_started()
-        return live
 
     async def stream(self, actor: Actor, run_input: RunInput) -> AsyncIterator[RunEvent]:
         """Starts a run and follows it (`runFlow`); closing this cancels the run."""
-        live = await _started(self.start(actor, run_input))
+        run = await _started(self.start(actor, run_input), on_orphan=self._stop_unwatched)
+        ended = False
         try:
-            async for event in self.follow(live.run_id, after_seq=0):
+            async for event in self.follow(run.id, after_seq=0):
+                ended = isinstance(event, run_events.FINAL_EVENTS)
                 yield event
         finally:
-            if not live.record.finished.is_set():
-                live.cancel()
+            if not ended:
+                self._stop_unwatched(run.id)
 
     async def start_in_background(self, actor: Actor, run_input: RunInput) -> Run:
         """A run that goes on whether or not anyone watches it (`startRun`)."""
-        return (await self.start(actor, run_input)).run
+        return await self.start(actor, run_input)
 
     async def watch(self, actor: Actor, run_id: str, *, after_seq: int = 0) -> AsyncIterator[RunEvent]:
         """The run's events after `after_seq`: replayed from storage, then followed live."""
@@ -259,11 +346,18 @@ class RunManager:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(live.record.finished.wait(), CANCEL_WAIT_SECONDS)
         elif self._cluster is not None and run.status == RunStatus.RUNNING.value:
-            await self._cancel_elsewhere(run.id)
+            last_seq = await self._cancel_elsewhere(run.id)
+            if last_seq is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(_until_the_end(self.follow(run.id, after_seq=last_seq)), CANCEL_WAIT_SECONDS)
         return await self.get(actor, run_id)
 
-    async def _cancel_elsewhere(self, run_id: uuid.UUID) -> None:
+    async def _cancel_elsewhere(self, run_id: uuid.UUID) -> int | None:
+        """A run no worker has claimed yet ends at once (None); a claimed one is asked to stop,
+        wherever it goes on (returns its last stored seq, to follow it to its end)."""
         assert self._cluster is not None
+        if self._queue is not None and await self._end_unclaimed(run_id, RunStatus.CANCELLED):
+            return None
         # Stored first: the process running it finds the request even if the announcement is lost.
         async with self._session_factory() as session:
             repository = RunRepository(session)
@@ -271,8 +365,35 @@ class RunManager:
             last_seq = await repository.last_seq(run_id)
             await session.commit()
         await self._cluster.announce_cancel(run_id)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(_until_the_end(self.follow(run_id, after_seq=last_seq)), CANCEL_WAIT_SECONDS)
+        return last_seq
+
+    def _stop_unwatched(self, run_id: uuid.UUID) -> None:
+        """A runFlow closed before its run ended: the run is cancelled, wherever it goes on."""
+        live = self._live.get(run_id)
+        if live is not None:
+            live.cancel()
+        elif self._cluster is not None:
+            task = asyncio.create_task(self._cancel_elsewhere(run_id), name=f"cancel run {run_id}")
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _end_unclaimed(self, run_id: uuid.UUID, status: RunStatus, *, error: str | None = None) -> bool:
+        """Ends a queued run no worker has claimed (False if one has): its one event is its end."""
+        at = utc_now()
+        final: RunEvent = (
+            run_events.RunCancelled(run_id=str(run_id), seq=1, at=at)
+            if status is RunStatus.CANCELLED
+            else run_events.RunFailed(run_id=str(run_id), seq=1, at=at, error=error or "")
+        )
+        async with self._session_factory() as session:
+            repository = RunRepository(session)
+            run = await repository.end_unclaimed(run_id, status=status, at=at, error=error)
+            if run is None:
+                return False
+            _store_final(session, run, final)
+            await session.commit()
+        self._publish_elsewhere(final)
+        return True
 
     def cancel_here(self, run_id: uuid.UUID) -> None:
         """A cancel announced by another process, for a run that may be going on here."""
@@ -281,24 +402,19 @@ class RunManager:
             live.cancel()
 
     async def sweep(self) -> None:
-        """Distributed mode, every heartbeat: end the runs of processes found dead, and cancel
-        this process's runs whose cancel request was stored but not heard."""
+        """Distributed mode, every few seconds: cancel this process's runs whose cancel request
+        was stored but not heard."""
         assert self._cluster is not None
         async with self._session_factory() as session:
-            repository = RunRepository(session)
-            dead = await self._cluster.dead(await repository.running_workers())
-            for run_id in await repository.cancel_requested(self._cluster.worker_id):
-                self.cancel_here(run_id)
-            if not dead:
-                return
-            finals = await mark_interrupted_runs(session, worker_ids=sorted(dead))
-            await session.commit()
-        logger.warning("runs of stopped processes ended", extra={"count": len(finals), "workers": sorted(dead)})
-        for final in finals:
-            # On their streams too, first: a process that was only frozen cannot then publish
-            # an end of its own there (the stream refuses a seq it has).
-            if self._streams is not None:
-                self._streams.publish(uuid.UUID(final.run_id), [final], final=True)
+            requested = await RunRepository(session).cancel_requested(self._cluster.worker_id)
+        for run_id in requested:
+            self.cancel_here(run_id)
+
+    def _publish_elsewhere(self, final: RunEvent) -> None:
+        """A run's end written outside the journal (a run never claimed, or of a dead worker),
+        for followers in other processes; this process's follow storage."""
+        if self._streams is not None:
+            self._streams.publish(uuid.UUID(final.run_id), [final], final=True)
 
     async def get(self, actor: Actor, run_id: str) -> Run:
         async with self._session_factory() as session:
@@ -371,20 +487,20 @@ async def _until_the_end(events: AsyncIterator[RunEvent]) -> None:
         pass
 
 
-async def _started(starting: Awaitable[LiveRun]) -> LiveRun:
+async def _started(starting: Awaitable[Run], *, on_orphan: Callable[[uuid.UUID], None]) -> Run:
     """Awaits a start that a cancelled caller (a subscription closed at once) cannot leave
-    half done: once the run exists, it is cancelled instead of left running unwatched."""
+    half done: once the run exists, `on_orphan` cancels it instead of leaving it unwatched."""
     task = asyncio.ensure_future(starting)
     try:
         return await asyncio.shield(task)
     except asyncio.CancelledError:
-        task.add_done_callback(_cancel_started_run)
+
+        def orphaned(done: asyncio.Future[Run]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                on_orphan(done.result().id)
+
+        task.add_done_callback(orphaned)
         raise
-
-
-def _cancel_started_run(task: asyncio.Future[LiveRun]) -> None:
-    if not task.cancelled() and task.exception() is None:
-        task.result().cancel()
 
 
 async def get_run(session: AsyncSession, actor: Actor, run_id: str) -> Run:
@@ -408,33 +524,38 @@ async def list_runs(
 
 
 async def mark_interrupted_runs(
-    session: AsyncSession, *, worker_ids: Sequence[str] | None = None
+    session: AsyncSession, *, run_ids: Sequence[uuid.UUID] | None = None
 ) -> list[run_events.RunFailed]:
     """Runs a stopped process left `running` (every one at the start-up of the one process, or
-    those of processes found dead in distributed mode) become `interrupted`. Each log is closed
+    those of a dead worker with STALLED_RUNS=interrupt) become `interrupted`. Each log is closed
     with a RunFailed numbered after its last stored event (every event a client saw is stored, so
     it follows them all), and its open node results end as cancelled. Returns those RunFailed."""
     repository = RunRepository(session)
-    runs = await repository.unfinished(worker_ids=worker_ids)
+    runs = await repository.unfinished(run_ids=run_ids)
     last_seqs = await repository.last_seqs([run.id for run in runs])
     now = utc_now()
     finals = []
     for run in runs:
         final = run_events.RunFailed(run_id=str(run.id), seq=last_seqs.get(run.id, 0) + 1, at=now, error=INTERRUPTED_MESSAGE)
         finals.append(final)
-        session.add(
-            EventLog(
-                event_name=final.event_name,
-                payload=final.to_json(),
-                user_id=run.user_id,
-                run_id=run.id,
-                seq=final.seq,
-                created_at=now,
-            )
-        )
+        _store_final(session, run, final)
         await repository.finish(run.id, status=RunStatus.INTERRUPTED, finished_at=now, error=INTERRUPTED_MESSAGE)
     await repository.close_unfinished_node_results([run.id for run in runs], at=now)
     return finals
+
+
+def _store_final(session: AsyncSession, run: Run, final: RunEvent) -> None:
+    """A run's terminal event, written outside the journal (the run is not live here)."""
+    session.add(
+        EventLog(
+            event_name=final.event_name,
+            payload=final.to_json(),
+            user_id=run.user_id,
+            run_id=run.id,
+            seq=final.seq,
+            created_at=final.at,
+        )
+    )
 
 
 def _graph_json(run_input: RunInput, flow_graph: dict[str, Any] | None) -> dict[str, Any]:

@@ -45,8 +45,12 @@ class Limits:
     login_attempts: int = 10
     login_window_seconds: int = 600
     max_runs_per_user: int = 20
-    # Distributed mode: a process whose heartbeat is missing this long is dead; its runs end.
+    # Distributed mode: a worker whose heartbeat is missing this long is dead; its runs are
+    # taken over (or ended: STALLED_RUNS), looked for every STALLED_RUN_CHECK_SECONDS.
     worker_dead_after_seconds: int = 10
+    stalled_run_check_seconds: int = 5
+    # Distributed mode: the runs one worker process executes at once.
+    worker_concurrency: int = 200
     # How long a run waits for an unreachable database before it is ended (with RunFailed).
     run_storage_timeout_seconds: int = 30
     signups_per_address_per_hour: int = 20
@@ -85,6 +89,8 @@ LIMIT_SETTINGS = {
     "LOGIN_WINDOW_SECONDS": "login_window_seconds",
     "MAX_RUNS_PER_USER": "max_runs_per_user",
     "WORKER_DEAD_AFTER_SECONDS": "worker_dead_after_seconds",
+    "STALLED_RUN_CHECK_SECONDS": "stalled_run_check_seconds",
+    "WORKER_CONCURRENCY": "worker_concurrency",
     "RUN_STORAGE_TIMEOUT_SECONDS": "run_storage_timeout_seconds",
     "SIGNUPS_PER_ADDRESS_PER_HOUR": "signups_per_address_per_hour",
     "SESSION_CHECK_SECONDS": "session_check_seconds",
@@ -117,6 +123,9 @@ class Settings:
     # events, cancel requests and notifications cross processes through this Redis.
     redis_url: str | None = None
     redis_prefix: str = "flows:"
+    # Distributed mode: what becomes of a run whose worker died: "resume" (another worker goes
+    # on from its completed nodes) or "interrupt" (it ends as interrupted).
+    stalled_runs: str = "resume"
     # Browser origins other than the server's own that may call the API (CORS, websockets).
     cors_origins: tuple[str, ...] = ()
     # On SIGTERM, live runs get this long to end before they are cancelled (no new ones start).
@@ -159,8 +168,9 @@ def load_settings(
         bcrypt_rounds=_int_setting(env, "BCRYPT_ROUNDS", 12),
         delta_window_ms=_int_setting(env, "DELTA_WINDOW_MS", 30, minimum=0),
         trusted_proxies=_list_setting(env, "TRUSTED_PROXIES"),
-        redis_url=_redis_url(env, embedded=embedded),
+        redis_url=_redis_url(env, database_url=database_url),
         redis_prefix=env.get("REDIS_PREFIX") or "flows:",
+        stalled_runs=_choice_setting(env, "STALLED_RUNS", ("resume", "interrupt")),
         cors_origins=_cors_origins(env, embedded=embedded),
         shutdown_grace_seconds=_int_setting(env, "SHUTDOWN_GRACE_SECONDS", 30, minimum=0),
         log_format=_choice_setting(env, "LOG_FORMAT", ("text", "json")),
@@ -195,11 +205,12 @@ def _int_setting(env: Mapping[str, str], name: str, default: int, *, minimum: in
     return value
 
 
-def _redis_url(env: Mapping[str, str], *, embedded: bool) -> str | None:
+def _redis_url(env: Mapping[str, str], *, database_url: str) -> str | None:
     url = env.get("REDIS_URL") or None
-    if url is not None and embedded:
+    if url is not None and not database_url.startswith("postgresql"):
         raise SettingsError(
-            "REDIS_URL is for several processes sharing one PostgreSQL database: set DATABASE_URL too"
+            "REDIS_URL is for several processes sharing one PostgreSQL database: "
+            "set DATABASE_URL to a postgresql+asyncpg:// address too"
         )
     if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError(f"REDIS_URL must start with redis://, rediss:// or unix://, got {url!r}")

@@ -1,4 +1,5 @@
-"""The real server as a child process (`main.py serve`), for tests that kill it."""
+"""The real server as a child process (`main.py serve`, or `main.py worker`), for tests that
+kill it, freeze it or run several."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -28,16 +29,24 @@ class ServerProcess:
     DATABASE_URL the test runner may have: the embedded default unless `environ` gives one)."""
 
     def __init__(
-        self, environ: Mapping[str, str], workdir: Path, *, python: str = sys.executable, log_level: str = "warning"
+        self,
+        environ: Mapping[str, str],
+        workdir: Path,
+        *,
+        python: str = sys.executable,
+        log_level: str = "warning",
+        options: Sequence[str] = (),
+        name: str = "server",
     ) -> None:
         inherited = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
         self.environ = {**inherited, **environ}
         self.workdir = workdir
         self.python = python
         self.log_level = log_level
+        self.options = tuple(options)  # more `serve` options (--no-worker)
         # What the server prints and logs, for tests that read it.
-        self.stdout_file = workdir / "server.out"
-        self.stderr_file = workdir / "server.err"
+        self.stdout_file = workdir / f"{name}.out"
+        self.stderr_file = workdir / f"{name}.err"
         self.port = free_port()
         self.process: asyncio.subprocess.Process | None = None
 
@@ -45,23 +54,39 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def command(self) -> list[str]:
+        return ["serve", "--port", str(self.port), "--log-level", self.log_level, *self.options]
+
     async def start(self) -> None:
         # The child keeps its own copies of the files' descriptors.
         with self.stdout_file.open("ab") as stdout, self.stderr_file.open("ab") as stderr:
             self.process = await asyncio.create_subprocess_exec(
                 self.python,
                 str(ROOT / "main.py"),
-                "serve",
-                "--port",
-                str(self.port),
-                "--log-level",
-                self.log_level,
+                *self.command(),
                 cwd=self.workdir,
                 env=self.environ,
                 stdout=stdout,
                 stderr=stderr,
             )
         await self._until_answering()
+
+    def log(self) -> str:
+        return self.stderr_file.read_text(errors="replace")
+
+    def freeze(self) -> None:
+        """SIGSTOP: the process stops without knowing (a stalled VM, a long GC pause)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, as when the machine or the OOM killer stops it."""
@@ -93,6 +118,25 @@ class ServerProcess:
                     pass
                 await asyncio.sleep(0.1)
         raise RuntimeError("the server did not answer in time")
+
+
+class WorkerProcess(ServerProcess):
+    """`python main.py worker`: executes queued runs, serves no HTTP (distributed mode)."""
+
+    READY_LINE = "worker: executing queued runs"
+
+    def command(self) -> list[str]:
+        return ["worker"]
+
+    async def _until_answering(self) -> None:
+        assert self.process is not None
+        for _ in range(START_TIMEOUT_SECONDS * 10):
+            if self.process.returncode is not None:
+                raise RuntimeError(f"the worker exited with {self.process.returncode}: {self.log()[-2000:]}")
+            if self.stdout_file.is_file() and self.READY_LINE in self.stdout_file.read_text(errors="replace"):
+                return
+            await asyncio.sleep(0.1)
+        raise RuntimeError("the worker did not start in time")
 
 
 @asynccontextmanager

@@ -8,12 +8,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import EventLog, Run, RunNodeResult, RunStatus
+from db.models import EventLog, Flow, Run, RunNodeResult, RunStatus
 from db.repositories.base import ModelRepository, PageRows
+
+COMPLETED_NODE_STATUSES = ("completed", "cached")
 
 # What a later write of a node's result replaces (the row's id and keys stay).
 _NODE_RESULT_STATE = ("status", "output", "error", "cache_key", "started_at", "finished_at", "duration_ms")
@@ -41,17 +43,17 @@ class RunRepository(ModelRepository[Run]):
             statement = statement.where(Run.flow_id == flow_id)
         return await self.fetch_page(statement, offset=offset, limit=limit)
 
-    async def unfinished(self, *, worker_ids: Sequence[str] | None = None) -> Sequence[Run]:
-        """Running runs: all of them, or those of the given processes."""
+    async def unfinished(self, *, run_ids: Sequence[uuid.UUID] | None = None) -> Sequence[Run]:
+        """Running runs: all of them, or those of `run_ids`."""
         statement = select(Run).where(Run.status == RunStatus.RUNNING.value)
-        if worker_ids is not None:
-            statement = statement.where(Run.worker_id.in_(worker_ids))
+        if run_ids is not None:
+            statement = statement.where(Run.id.in_(run_ids))
         return (await self.session.scalars(statement)).all()
 
-    async def running_workers(self) -> set[str]:
-        """The processes that have runs going, as the database says."""
-        statement = select(Run.worker_id).where(Run.status == RunStatus.RUNNING.value, Run.worker_id.is_not(None)).distinct()
-        return {worker_id for worker_id in (await self.session.scalars(statement)).all() if worker_id}
+    async def project_of(self, run: Run) -> int | None:
+        if run.flow_id is None:
+            return None
+        return (await self.session.execute(select(Flow.project_id).where(Flow.id == run.flow_id))).scalar_one_or_none()
 
     async def request_cancel(self, run_id: uuid.UUID) -> None:
         await self.session.execute(update(Run).where(Run.id == run_id).values(cancel_requested=True))
@@ -62,6 +64,52 @@ class RunRepository(ModelRepository[Run]):
             Run.worker_id == worker_id, Run.status == RunStatus.RUNNING.value, Run.cancel_requested.is_(True)
         )
         return (await self.session.scalars(statement)).all()
+
+    async def claim(self, run_id: uuid.UUID, worker_id: str | None) -> Run | None:
+        """A worker takes the run on (distributed mode): its attempt number goes up by one, which
+        fences off every earlier attempt's writes. None when the run has ended meanwhile."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            # A frozen worker may hold the row's share lock in an open transaction: the claim
+            # fails (and its job is retried) rather than waiting for it for good.
+            await self.session.execute(text("SET LOCAL lock_timeout = '5s'"))
+        statement = (
+            update(Run)
+            .where(Run.id == run_id, Run.status == RunStatus.RUNNING.value)
+            .values(attempt=Run.attempt + 1, worker_id=worker_id)
+            .returning(Run)
+        )
+        return (await self.session.scalars(statement, execution_options={"populate_existing": True})).one_or_none()
+
+    async def end_unclaimed(
+        self, run_id: uuid.UUID, *, status: RunStatus, at: datetime, error: str | None = None
+    ) -> Run | None:
+        """Ends a queued run that no worker has claimed yet; None when one has (or it ended)."""
+        statement = (
+            update(Run)
+            .where(Run.id == run_id, Run.status == RunStatus.RUNNING.value, Run.attempt == 0)
+            .values(status=status.value, finished_at=at, error=error, attempt=Run.attempt + 1)
+            .returning(Run)
+        )
+        return (await self.session.scalars(statement, execution_options={"populate_existing": True})).one_or_none()
+
+    async def writable(self, attempts: Mapping[uuid.UUID, int]) -> set[uuid.UUID]:
+        """Of these runs (id -> the attempt about to write), those still running under that
+        attempt. Their rows stay share-locked until the transaction ends, so a claim that would
+        fence the attempt off waits for this write rather than overtaking it."""
+        statement = (
+            select(Run.id, Run.attempt)
+            .where(Run.id.in_(list(attempts)), Run.status == RunStatus.RUNNING.value)
+            .with_for_update(read=True)
+        )
+        rows = (await self.session.execute(statement)).all()
+        return {run_id for run_id, attempt in rows if attempts[run_id] == attempt}
+
+    async def completed_outputs(self, run_id: uuid.UUID) -> dict[str, Any]:
+        """Node id -> output of the run's nodes that completed (or were cached)."""
+        statement = select(RunNodeResult.node_id, RunNodeResult.output).where(
+            RunNodeResult.run_id == run_id, RunNodeResult.status.in_(COMPLETED_NODE_STATUSES)
+        )
+        return {node_id: output for node_id, output in (await self.session.execute(statement)).all()}
 
     async def running_count(self, user_id: int) -> int:
         statement = select(func.count()).where(Run.user_id == user_id, Run.status == RunStatus.RUNNING.value)

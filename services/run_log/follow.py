@@ -48,6 +48,9 @@ async def follow_run(
         if tail is not None and next_seq >= tail.first_seq:
             events = tail.since(next_seq) or []
             if not events:
+                if tail.handed_over:
+                    tail = None  # the run went on in another process: follow it there
+                    continue
                 if tail.closed:
                     return
                 await tail.changed()

@@ -12,6 +12,11 @@ longer than `storage_timeout`, the runs in the batch are ended in memory (the en
 followers given a RunFailed numbered after the last stored event) and that same terminal event
 keeps being written in the background. A write that fails for good (data the database refuses)
 is retried run by run, and only the run at fault fails.
+
+Fencing (distributed mode): a run claimed from the queue carries its attempt number, and every
+write checks, in its transaction, that the run is still running under that attempt. A worker
+that wakes up after its run was taken over finds it is not: it stops the run's engine and
+writes and publishes nothing more of it.
 """
 
 from __future__ import annotations
@@ -73,6 +78,9 @@ class RunRecord:
     node_types: dict[str, str]
     # Called when the journal gives the run up: the engine must stop.
     on_abandon: Callable[[], None]
+    # The queue's attempt that writes the run (distributed mode), checked by every write;
+    # None: this process alone runs it.
+    attempt: int | None = None
     unwritten: list[RunEvent] = field(default_factory=list)
     last_seq: int = 0  # appended
     stored_seq: int = 0  # durable and published
@@ -126,10 +134,14 @@ class RunJournal:
         flow_id: uuid.UUID | None,
         node_types: dict[str, str],
         on_abandon: Callable[[], None],
+        attempt: int | None = None,
+        stored_seq: int = 0,
     ) -> RunRecord:
-        record = RunRecord(run_id, owner, flow_id, node_types, on_abandon)
+        """A run about to append. `stored_seq`: where its stored log ends (a resumed run)."""
+        record = RunRecord(run_id, owner, flow_id, node_types, on_abandon, attempt)
+        record.last_seq = record.stored_seq = stored_seq
         self._records[run_id] = record
-        self._tails.open(run_id)
+        self._tails.open(run_id, first_seq=stored_seq + 1)
         if self._writer is None:
             self._writer = asyncio.create_task(self._write_forever(), name="run journal")
         return record
@@ -197,7 +209,7 @@ class RunJournal:
         failing_since: float | None = None
         while True:
             try:
-                await self._write(parts, retrying=failing_since is not None)
+                fenced = await self._write(parts, retrying=failing_since is not None)
                 break
             except Exception as error:
                 if not _is_passing(error):
@@ -215,30 +227,38 @@ class RunJournal:
                     return
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, LAST_RETRY_DELAY)
-        metrics.batch_stored([event for part in parts for event in part.events])
+        metrics.batch_stored([event for part in parts if part.record.run_id not in fenced for event in part.events])
+        self._publish_or_hand_over(parts, fenced)
+
+    def _publish_or_hand_over(self, parts: list[_RunPart], fenced: set[uuid.UUID]) -> None:
+        """After a commit: what was stored goes to followers; a run whose fence refused the
+        write goes on elsewhere and stops here."""
         for part in parts:
-            self._publish(part.record, part.events)
+            if part.record.run_id in fenced:
+                self._hand_over(part.record)
+            else:
+                self._publish(part.record, part.events)
 
     async def _store_one_by_one(self, parts: list[_RunPart]) -> None:
         """Some row was refused for good: store each run alone, and fail the one at fault."""
         for part in parts:
             try:
-                await self._write([part], retrying=False)
+                fenced = await self._write([part], retrying=False)
             except Exception as error:
                 logger.exception("could not store a run's events", extra={"run_id": str(part.record.run_id)})
                 await self._fail_unstorable(part.record, error)
             else:
-                self._publish(part.record, part.events)
+                self._publish_or_hand_over([part], fenced)
 
     async def _fail_unstorable(self, record: RunRecord, error: Exception) -> None:
         message = f"this run's events could not be stored ({type(error).__name__}); the run was stopped"
         part = self._stop(record, message)
         try:
-            await self._write([part], retrying=False)
+            fenced = await self._write([part], retrying=False)
         except Exception:
             self._abandon(record, part)
         else:
-            self._publish(record, part.events)
+            self._publish_or_hand_over([part], fenced)
 
     def _stop(self, record: RunRecord, message: str) -> _RunPart:
         """Stops the run (its engine, its unwritten events); returns its RunFailed, numbered
@@ -250,9 +270,12 @@ class RunJournal:
         final = run_events.RunFailed(run_id=str(record.run_id), seq=record.stored_seq + 1, at=utc_now(), error=message)
         return _RunPart(record, [final], _node_rows(record, [final]))
 
-    async def _write(self, parts: list[_RunPart], *, retrying: bool) -> None:
+    async def _write(self, parts: list[_RunPart], *, retrying: bool) -> set[uuid.UUID]:
+        """Writes the parts in one transaction; returns the runs whose fence refused the write."""
         async with self._session_factory() as session:
             repository = RunRepository(session)
+            fenced = await _fenced(repository, parts)
+            parts = [part for part in parts if part.record.run_id not in fenced]
             if retrying:
                 # The last attempt may have committed without our hearing of it.
                 parts = await _unstored(repository, parts)
@@ -262,6 +285,7 @@ class RunJournal:
                 if part.final is not None:
                     await _finish(session, repository, part.record, part.final)
             await commit(session, self._bus)
+        return fenced
 
     def _publish(self, record: RunRecord, events: list[RunEvent]) -> None:
         if not events:
@@ -271,6 +295,17 @@ class RunJournal:
         self._announce(record.run_id, events, final=final)
         if final:
             self._forget(record)
+
+    def _hand_over(self, record: RunRecord) -> None:
+        """The run was taken over by another worker (its fence refused our write): its engine
+        stops here, and this process's followers read it from storage and its stream."""
+        logger.warning("run taken over by another worker; this attempt stops", extra={"run_id": str(record.run_id)})
+        record.on_abandon()
+        record.unwritten.clear()
+        record.ended = True
+        self._ready.pop(record.run_id, None)
+        self._tails.hand_over(record.run_id)
+        self._forget(record)
 
     def _forget(self, record: RunRecord) -> None:
         """The run's end is out: its followers finish, its engine task stops waiting."""
@@ -302,7 +337,8 @@ class RunJournal:
         while True:
             await asyncio.sleep(delay)
             try:
-                await self._write([part], retrying=True)
+                if await self._write([part], retrying=True):
+                    logger.warning("a run's end was not stored: it was taken over", extra={"run_id": str(part.record.run_id)})
                 return
             except Exception as error:
                 if not _is_passing(error):
@@ -326,6 +362,14 @@ def _is_passing(error: Exception) -> bool:
         return not (isinstance(sqlstate, str) and sqlstate[:2] in _REFUSED_SQLSTATE_CLASSES)
     # A value the driver cannot even send (StatementError wraps those) fails every time.
     return not isinstance(error, StatementError | ValueError | TypeError)
+
+
+async def _fenced(repository: RunRepository, parts: list[_RunPart]) -> set[uuid.UUID]:
+    """The runs of these parts whose attempt may no longer write (taken over, or ended)."""
+    attempts = {part.record.run_id: part.record.attempt for part in parts if part.record.attempt is not None}
+    if not attempts:
+        return set()
+    return set(attempts) - await repository.writable(attempts)
 
 
 async def _unstored(repository: RunRepository, parts: list[_RunPart]) -> list[_RunPart]:

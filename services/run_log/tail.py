@@ -19,11 +19,13 @@ DEFAULT_WINDOW = 1_000
 class RunTail:
     """One run's newest durable events (seq `first_seq` onward) and whether its log is closed."""
 
-    def __init__(self, window: int = DEFAULT_WINDOW) -> None:
+    def __init__(self, window: int = DEFAULT_WINDOW, first_seq: int = 1) -> None:
         self._window = window
         self._events: list[RunEvent] = []
-        self.first_seq = 1
+        self.first_seq = first_seq
         self.closed = False
+        # Closed without its end: the run goes on in another process (taken over).
+        self.handed_over = False
         self._news = asyncio.Event()
         self._waiting = False  # a follower waits on `_news`
 
@@ -71,8 +73,8 @@ class LiveTails:
         self._window = window
         self._tails: dict[uuid.UUID, RunTail] = {}
 
-    def open(self, run_id: uuid.UUID) -> RunTail:
-        tail = self._tails[run_id] = RunTail(self._window)
+    def open(self, run_id: uuid.UUID, *, first_seq: int = 1) -> RunTail:
+        tail = self._tails[run_id] = RunTail(self._window, first_seq)
         return tail
 
     def get(self, run_id: uuid.UUID) -> RunTail | None:
@@ -90,3 +92,10 @@ class LiveTails:
 
     def discard(self, run_id: uuid.UUID) -> None:
         self._tails.pop(run_id, None)
+
+    def hand_over(self, run_id: uuid.UUID) -> None:
+        """The run goes on elsewhere: its followers here leave the tail for storage and stream."""
+        tail = self._tails.pop(run_id, None)
+        if tail is not None:
+            tail.handed_over = True
+            tail.close()

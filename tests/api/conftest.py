@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.settings import Settings
-from tests.api_fixtures import settings_for
+from tests.api_fixtures import TEST_SECRET_KEY, settings_for
 from tests.fakes.providers import FakeProviderState, fake_provider_app
 from tests.fakes.server import serve_app
 from tests.graphql_client import Account, GraphQLClient
 from tests.node_scripts import install_chromium, install_node_packages
+from tests.redis_keys import delete_keys
 
 
 @pytest.fixture
@@ -58,3 +61,31 @@ def chromium() -> None:
     problem = install_chromium()
     if problem is not None:
         pytest.skip(f"no headless browser for this test: {problem}")
+
+
+# --- distributed mode: processes sharing PostgreSQL and Redis ------------------------------
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    await delete_keys(REDIS_URL, prefix)
+
+
+@pytest.fixture
+def cluster_environment(
+    database_url: str, workdir: Path, provider_url: str, redis_prefix: str, engine: AsyncEngine
+) -> dict[str, str]:
+    return {
+        "DATABASE_URL": database_url,
+        "AUTH_SECRET_KEY": TEST_SECRET_KEY,
+        "BCRYPT_ROUNDS": "4",
+        "MEDIA_DIR": str(workdir / "media"),
+        "REDIS_URL": REDIS_URL,
+        "REDIS_PREFIX": redis_prefix,
+        "WORKER_DEAD_AFTER_SECONDS": "3",
+        **provider_environment(provider_url),
+    }
