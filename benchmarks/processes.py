@@ -2,8 +2,9 @@
 
     uv run python -m benchmarks.processes [--runs 300] [--words 20] [--chunk-delay 0.02]
 
-For 1 and then 3 `main.py serve` processes (REDIS_URL set, a fresh database and key prefix),
-`--runs` runFlow subscriptions are spread round-robin over the processes, all at once, each
+For 1 and then 3 `main.py serve` processes (REDIS_URL set, a fresh database and key prefix; each
+process answers the API and is a worker of the run queue, so a run executes on whichever process
+claims it), `--runs` runFlow subscriptions are spread round-robin over the processes, all at once, each
 streaming the fake provider's reply. Printed side by side: runs completed per second, events
 delivered per second, p50/p99 event latency (the event's `at` to its arrival at the client) and
 events lost (gaps in seq or a missing RunCompleted: must be 0). The machine has 2 cores, so three
@@ -74,9 +75,9 @@ async def _measure(processes: int, runs: int, database_url: str, provider_url: s
         "REDIS_URL": REDIS_URL,
         "REDIS_PREFIX": prefix,
         "MAX_RUNS_PER_USER": str(runs),
-        # Every process's pool (plus its 10 overflow connections) within PostgreSQL's default
-        # max_connections of 100, as a deployment of several processes must keep them.
-        "DATABASE_POOL_SIZE": "20",
+        # Every process's pool, its 10 overflow connections and the run queue's 10 within
+        # PostgreSQL's default max_connections of 100, as a deployment of several must keep them.
+        "DATABASE_POOL_SIZE": "10",
     }
     with tempfile.TemporaryDirectory(prefix="bench-processes-") as workdir, contextlib.ExitStack() as servers:
         for port in ports:

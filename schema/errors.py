@@ -11,6 +11,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
 from strawberry.types.execution import StreamExecutionResult
 
+from services.database_unavailable import database_unavailable
 from services.errors import BadInput, Conflict, DomainError, RateLimited
 from services.write_conflicts import lost_race
 
@@ -34,6 +35,8 @@ def with_code(error: GraphQLError) -> GraphQLError | None:
     message = error.message
     if original is not None and (race := lost_race(original)) is not None:
         original, message = race, race.message
+    elif original is not None and (down := database_unavailable(original)) is not None:
+        original, message = down, down.message
     if isinstance(original, DomainError):
         extensions = domain_error_extensions(original)
     elif original is None or isinstance(original, GraphQLError):

@@ -124,7 +124,7 @@ async def test_the_run_of_a_killed_server_process_is_finished_by_another_for_eve
     fake_providers: FakeProviderState,
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
-    fake_providers.persistent = SlowChunks(seconds=0.2)
+    fake_providers.persistent = SlowChunks(seconds=0.05)
     async with processes(cluster_environment, workdir, 2) as servers:
         alice = await sign_up(servers[0], "alice")
         run_id = (await execute(servers[0], START_RUN, {"input": STORY}, alice))["startRun"]["id"]

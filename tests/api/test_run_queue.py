@@ -26,14 +26,14 @@ from tests.api.run_client import CANCEL_RUN, RUN_EVENTS_AFTER, RUN_FLOW, START_R
 from tests.api.test_distributed import STORY, execute, sign_up, watch
 from tests.api.test_run_faults import TERMINAL_NODE_STATUSES, assert_log_holds, node_statuses, stored_log
 from tests.fakes.providers import FakeProviderState, SlowChunks
-from tests.graphql_client import GraphQLClient, Subscription, graphql_ws
+from tests.graphql_client import Account, GraphQLClient, Subscription, graphql_ws
 from tests.server_process import ServerProcess, WorkerProcess
 
 pytestmark = pytest.mark.postgresql_only
 
 
 @dataclass
-class Cluster:
+class Processes:
     api: ServerProcess
     workers: list[WorkerProcess]
 
@@ -48,13 +48,13 @@ def queue_environment(cluster_environment: dict[str, str]) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def cluster(environ: dict[str, str], workdir: Path, *, workers: int) -> AsyncIterator[Cluster]:
+async def cluster(environ: dict[str, str], workdir: Path, *, workers: int) -> AsyncIterator[Processes]:
     api = ServerProcess(environ, workdir, options=["--no-worker"], name="api")
     members = [WorkerProcess(environ, workdir, name=f"worker-{number}") for number in range(workers)]
     processes: list[ServerProcess] = [api, *members]
     try:
         await asyncio.gather(*(process.start() for process in processes))
-        yield Cluster(api, members)
+        yield Processes(api, members)
     finally:
         for process in members:
             with contextlib.suppress(ProcessLookupError):
@@ -96,6 +96,29 @@ def provider_node_completed(events: list[dict[str, Any]]) -> bool:
     return any(event["__typename"] == "NodeCompleted" and event["nodeId"] in streamed for event in events)
 
 
+@dataclass
+class FollowedRun:
+    """A story run started through the API, followed there from its first event."""
+
+    run_id: str
+    connection: Subscription
+    operation: str
+    seen: list[dict[str, Any]]
+
+    async def to_the_end(self) -> list[dict[str, Any]]:
+        self.seen += await collect(self.connection, self.operation)
+        return self.seen
+
+
+@contextlib.asynccontextmanager
+async def story_followed_mid_run(processes: Processes, account: Account) -> AsyncIterator[FollowedRun]:
+    """Yields once a node that streamed text has completed, with the rest of the run to come."""
+    run_id = (await execute(processes.api, START_RUN, {"input": STORY}, account))["startRun"]["id"]
+    async with graphql_ws(processes.api.url, payload={"token": account.access_token}) as connection:
+        operation = await connection.subscribe(RUN_EVENTS_AFTER, {"runId": run_id, "afterSeq": 0})
+        yield FollowedRun(run_id, connection, operation, await events_until(connection, provider_node_completed))
+
+
 def ran_again_after_completing(events: list[dict[str, Any]]) -> set[str]:
     completed: set[str] = set()
     again = set()
@@ -113,16 +136,14 @@ async def test_a_worker_killed_mid_run_has_the_run_resumed_by_another_without_re
     fake_providers: FakeProviderState,
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
-    fake_providers.persistent = SlowChunks(seconds=0.1)
+    fake_providers.persistent = SlowChunks(seconds=0.03)
     async with cluster(queue_environment, workdir, workers=2) as processes:
         alice = await sign_up(processes.api, "alice")
-        run_id = (await execute(processes.api, START_RUN, {"input": STORY}, alice))["startRun"]["id"]
-        async with graphql_ws(processes.api.url, payload={"token": alice.access_token}) as connection:
-            operation = await connection.subscribe(RUN_EVENTS_AFTER, {"runId": run_id, "afterSeq": 0})
-            seen = await events_until(connection, provider_node_completed)
+        async with story_followed_mid_run(processes, alice) as followed:
+            run_id = followed.run_id
             first_owner = processes.worker_with_pid(await owner_pid(session_factory, run_id))
             first_owner.kill()
-            seen += await collect(connection, operation)
+            seen = await followed.to_the_end()
         survivor = next(worker for worker in processes.workers if worker is not first_owner)
         run = await run_row(session_factory, run_id)
         async with httpx.AsyncClient(base_url=processes.api.url) as http:
@@ -145,18 +166,16 @@ async def test_a_worker_frozen_past_its_heartbeat_cannot_write_once_thawed(
     fake_providers: FakeProviderState,
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
-    fake_providers.persistent = SlowChunks(seconds=0.1)
+    fake_providers.persistent = SlowChunks(seconds=0.03)
     async with cluster(queue_environment, workdir, workers=2) as processes:
         alice = await sign_up(processes.api, "alice")
-        run_id = (await execute(processes.api, START_RUN, {"input": STORY}, alice))["startRun"]["id"]
-        async with graphql_ws(processes.api.url, payload={"token": alice.access_token}) as connection:
-            operation = await connection.subscribe(RUN_EVENTS_AFTER, {"runId": run_id, "afterSeq": 0})
-            seen = await events_until(connection, provider_node_completed)
+        async with story_followed_mid_run(processes, alice) as followed:
+            run_id = followed.run_id
             frozen = processes.worker_with_pid(await owner_pid(session_factory, run_id))
             frozen.freeze()
             await owner_pid(session_factory, run_id, attempt=2)  # taken over meanwhile
             frozen.thaw()
-            seen += await collect(connection, operation)
+            seen = await followed.to_the_end()
         await asyncio.sleep(1)  # the thawed worker has tried to write by now
         frozen_log = frozen.log()
 
@@ -186,7 +205,13 @@ async def test_two_hundred_runs_over_three_workers_are_each_executed_exactly_onc
                 )
             )
         run_ids = [result.ok()["startRun"]["id"] for result in started]
-        logs = await asyncio.gather(*(watch(processes.api, alice, run_id) for run_id in run_ids))
+        following = asyncio.Semaphore(20)  # the test's own client load stays modest
+
+        async def log_of(run_id: str) -> list[dict[str, Any]]:
+            async with following:
+                return await watch(processes.api, alice, run_id)
+
+        logs = await asyncio.gather(*(log_of(run_id) for run_id in run_ids))
         runs = [await run_row(session_factory, run_id) for run_id in run_ids]
 
     assert all(log[-1]["__typename"] == "RunCompleted" for log in logs)
@@ -204,16 +229,14 @@ async def test_a_stalled_run_ends_as_interrupted_when_runs_of_dead_workers_are_n
     fake_providers: FakeProviderState,
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
-    fake_providers.persistent = SlowChunks(seconds=0.1)
+    fake_providers.persistent = SlowChunks(seconds=0.03)
     environment = {**queue_environment, "STALLED_RUNS": "interrupt"}
     async with cluster(environment, workdir, workers=2) as processes:
         alice = await sign_up(processes.api, "alice")
-        run_id = (await execute(processes.api, START_RUN, {"input": STORY}, alice))["startRun"]["id"]
-        async with graphql_ws(processes.api.url, payload={"token": alice.access_token}) as connection:
-            operation = await connection.subscribe(RUN_EVENTS_AFTER, {"runId": run_id, "afterSeq": 0})
-            seen = await events_until(connection, provider_node_completed)
+        async with story_followed_mid_run(processes, alice) as followed:
+            run_id = followed.run_id
             processes.worker_with_pid(await owner_pid(session_factory, run_id)).kill()
-            seen += await collect(connection, operation)
+            seen = await followed.to_the_end()
         async with httpx.AsyncClient(base_url=processes.api.url) as http:
             results = await node_statuses(GraphQLClient(http), alice, run_id)
 
