@@ -269,13 +269,25 @@ class RunManager:
         if stored_seq:
             logger.warning("run taken over from a stopped worker", extra={"run_id": str(run.id), "after_seq": stored_seq})
         owner = RunOwner(user_id=run.user_id, project_id=project_id, session_id=queued.session_id)
-        # Checked when it was queued; parsing only fails should this process's limits be lower.
-        graph = parsed_graph(run.graph_data, self._limits, field="graph")
+        try:
+            graph = parsed_graph(run.graph_data, self._limits, field="graph")
+        except BadInput as error:
+            # Checked when it was queued: only a worker with lower limits gets here.
+            await self._fail_claimed(run, owner, stored_seq, error.message)
+            return None
         resume = Resume(after_seq=stored_seq, completed=completed) if stored_seq else None
         live = self._open(run, graph, owner, queued.cached_outputs or {}, attempt=run.attempt, resume=resume)
         if run.cancel_requested:
             live.cancel()
         return live
+
+    async def _fail_claimed(self, run: Run, owner: RunOwner, stored_seq: int, error: str) -> None:
+        """Ends a claimed run that cannot run here with RunFailed, through the journal."""
+        record = self._journal.open(
+            run.id, owner, flow_id=run.flow_id, node_types={}, on_abandon=_nothing, attempt=run.attempt, stored_seq=stored_seq
+        )
+        self._journal.append(record, run_events.RunFailed(run_id=str(run.id), seq=stored_seq + 1, at=utc_now(), error=error))
+        await record.finished.wait()
 
     async def interrupt_stalled(self, run_id: uuid.UUID) -> None:
         """STALLED_RUNS=interrupt: a run whose worker died ends as interrupted."""
@@ -480,6 +492,10 @@ class RunManager:
             else run_events.RunFailed(run_id=run_id, seq=seq, at=at, error=error)
         )
         self._journal.append(record, final)
+
+
+def _nothing() -> None:
+    return None
 
 
 async def _until_the_end(events: AsyncIterator[RunEvent]) -> None:

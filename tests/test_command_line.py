@@ -76,3 +76,15 @@ def test_production_mode_without_a_secret_key_is_refused(tmp_path: Path) -> None
     )
     assert result.returncode == 2
     assert "AUTH_SECRET_KEY" in result.stderr
+
+
+def test_worker_outside_distributed_mode_is_refused_naming_what_it_needs(tmp_path: Path) -> None:
+    result = run(tmp_path, "worker")
+    assert result.returncode == 2
+    assert "REDIS_URL" in result.stderr
+
+
+def test_serve_without_a_worker_outside_distributed_mode_is_refused(tmp_path: Path) -> None:
+    result = run(tmp_path, "serve", "--no-worker")
+    assert result.returncode == 2
+    assert "--no-worker is for distributed mode" in result.stderr

@@ -99,3 +99,30 @@ def test_cors_origins_are_a_comma_separated_list(tmp_path: Path) -> None:
 def test_a_malformed_cors_origin_names_the_setting(tmp_path: Path, origin: str) -> None:
     with pytest.raises(SettingsError, match="CORS_ORIGINS"):
         load_settings({**PRODUCTION, "CORS_ORIGINS": origin}, workdir=tmp_path)
+
+
+def test_distributed_mode_needs_a_postgresql_database(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="REDIS_URL is for several processes sharing one PostgreSQL"):
+        environ = {"DATABASE_URL": "sqlite+aiosqlite:///x.db", "AUTH_SECRET_KEY": "k" * 40, "REDIS_URL": "redis://r"}
+        load_settings(environ, workdir=tmp_path)
+
+
+def test_the_run_queue_is_configured_by_settings(tmp_path: Path) -> None:
+    distributed = {**PRODUCTION, "REDIS_URL": "redis://redis:6379/0"}
+    defaults = load_settings(distributed, workdir=tmp_path)
+    assert (defaults.stalled_runs, defaults.limits.stalled_run_check_seconds, defaults.limits.worker_concurrency) == (
+        "resume",
+        5,
+        200,
+    )
+    configured = load_settings(
+        {**distributed, "STALLED_RUNS": "interrupt", "STALLED_RUN_CHECK_SECONDS": "2", "WORKER_CONCURRENCY": "50"},
+        workdir=tmp_path,
+    )
+    assert configured.stalled_runs == "interrupt"
+    assert configured.limits.stalled_run_check_seconds == 2 and configured.limits.worker_concurrency == 50
+
+
+def test_an_unknown_stalled_runs_choice_names_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="STALLED_RUNS must be one of resume, interrupt"):
+        load_settings({**PRODUCTION, "STALLED_RUNS": "retry"}, workdir=tmp_path)
