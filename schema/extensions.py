@@ -1,10 +1,11 @@
-"""Schema extensions of our own (masking and the token limit come from Strawberry, see schema.root)."""
+"""The schema's extension: what happens around every operation (see OperationLifecycle)."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -21,10 +22,13 @@ from graphql import (
 from graphql.language.visitor import SKIP, VisitorActionEnum
 from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
+from strawberry.types import StreamExecutionResult
+from strawberry.types.execution import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from schema.context import Context
-from schema.errors import coded_error, internal_error
+from schema.errors import code_result_errors, code_stream_errors, coded_error, internal_error
+from schema.metrics import record_operation
 from schema.query_limits import ValidationRules, validate_query
 from services.errors import BadInput, DomainError
 from services.validation import check_json_value
@@ -33,30 +37,59 @@ from services.write_conflicts import lost_race
 logger = logging.getLogger(__name__)
 
 
-class DatabaseSession(SchemaExtension):
-    """Gives each operation its own context (session, loaders) and commits only if it succeeded."""
+class OperationLifecycle(SchemaExtension):
+    """Everything an operation needs around it, in one extension (Strawberry builds a context
+    manager for each hook of each extension, for every operation: one extension costs a
+    quarter of four):
+
+    - metrics: counts and times the operation (schema.metrics), seeing its final result;
+    - the database: each operation gets its own context (session, loaders), authenticates
+      before it executes, and commits only if it succeeded;
+    - errors: every error of the result gets its code, the unexpected ones masked as INTERNAL
+      (schema.errors), before the transaction ends;
+    - validation: parsing, validation and input checks (see Validation).
+    """
+
+    def __init__(self, validation: Validation) -> None:
+        self.validation = validation
 
     async def on_operation(self) -> AsyncIterator[None]:
+        started = time.perf_counter()
         connection_context = self.execution_context.context
         if not isinstance(connection_context, Context):
             yield
+            code_result_errors(self.execution_context.result)
+            record_operation(self.execution_context, started)
             return
         context = connection_context.for_operation()
         self.execution_context.context = context
         try:
             yield
+            code_result_errors(self.execution_context.result)
         finally:
-            result = self.execution_context.result
-            succeeded = result is not None and _keeps_changes(getattr(result, "errors", None))
-            try:
-                await context.finish(succeeded=succeeded)
-            except Exception as error:
-                race = lost_race(error)
-                if race is None:
-                    logger.exception("could not finish the operation's transaction")
-                if result is not None:
-                    result.data = None
-                    result.errors = [internal_error() if race is None else coded_error(race)]
+            await self._finish(context)
+        record_operation(self.execution_context, started)
+
+    async def _finish(self, context: Context) -> None:
+        result = self.execution_context.result
+        succeeded = result is not None and _keeps_changes(getattr(result, "errors", None))
+        try:
+            await context.finish(succeeded=succeeded)
+        except Exception as error:
+            race = lost_race(error)
+            if race is None:
+                logger.exception("could not finish the operation's transaction")
+            if result is not None:
+                result.data = None
+                result.errors = [internal_error() if race is None else coded_error(race)]
+
+    def on_parse(self) -> Iterator[None]:
+        self.validation.execution_context = self.execution_context
+        yield from self.validation.on_parse()
+
+    def on_validate(self) -> Iterator[None]:
+        self.validation.execution_context = self.execution_context
+        yield from self.validation.on_validate()
 
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context.context
@@ -68,6 +101,10 @@ class DatabaseSession(SchemaExtension):
             with contextlib.suppress(DomainError):
                 await context.actor()
         yield
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        code_stream_errors(result)
+        yield None
 
 
 class ValidDocuments:
@@ -111,7 +148,7 @@ def query_digest(query: str) -> bytes:
     return hashlib.blake2b(query.encode(), digest_size=16).digest()
 
 
-class Validation(SchemaExtension):
+class Validation:
     """Parses, validates and checks the client's input before any resolver runs.
 
     - The token limit (MAX_QUERY_TOKENS) applies while parsing, as Strawberry's
@@ -128,10 +165,12 @@ class Validation(SchemaExtension):
       or no client can read back, at any depth, on every transport), and subscriptions need a
       websocket: over HTTP they are a client error, not a crash.
 
-    Refusals are reported as validation errors, which every transport answers and masks. (One
-    extension rather than three: Strawberry enters every extension's hooks for every operation
-    and every subscription event.)
+    Refusals are reported as validation errors, which every transport answers and masks. (Its
+    hooks run within OperationLifecycle: Strawberry enters every extension's hooks for every
+    operation and every subscription event.)
     """
+
+    execution_context: ExecutionContext
 
     def __init__(self, rules: ValidationRules, valid: ValidDocuments, *, max_tokens: int, max_json_depth: int) -> None:
         self.rules = rules

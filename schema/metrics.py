@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode
-from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from services import metrics
 
 
-class OperationMetrics(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
-        started = time.perf_counter()
-        yield
-        context = self.execution_context
-        seconds = None if _is_subscription(context) else time.perf_counter() - started
-        metrics.record_operation(root_field(context), outcome(context), seconds)
+def record_operation(context: ExecutionContext, started: float) -> None:
+    """Called by schema.extensions.OperationLifecycle once the operation's result is final."""
+    seconds = None if _is_subscription(context) else time.perf_counter() - started
+    metrics.record_operation(root_field(context), outcome(context), seconds)
 
 
 def _is_subscription(context: ExecutionContext) -> bool:

@@ -22,9 +22,7 @@ import resolvers.projects
 import resolvers.runs
 import resolvers.system
 import resolvers.users
-from schema.errors import CodedErrors
-from schema.extensions import DatabaseSession, Validation, ValidDocuments
-from schema.metrics import OperationMetrics
+from schema.extensions import OperationLifecycle, Validation, ValidDocuments
 from schema.query_limits import validation_rules
 from schema.types.accounts import AuthPayload, BackofficeUser, User
 from schema.types.components import Component
@@ -94,7 +92,7 @@ class AppSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        # Client mistakes are answered, not logged as server errors; CodedErrors logs the
+        # Client mistakes are answered, not logged as server errors; OperationLifecycle logs the
         # unexpected ones with their traceback.
         for error in errors:
             logger.debug("graphql error", extra={"error": error.message, "path": error.path})
@@ -106,22 +104,19 @@ def build_schema(limits: Limits | None = None, *, tracer_provider: TracerProvide
     # passed, like the rules, belong to this schema.
     rules = validation_rules(limits)
     valid = ValidDocuments()
-    # Outermost: they see each operation whole, its final result included.
-    observers: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [OperationMetrics]
+    observers: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = []
     if tracer_provider is not None:
         observers.append(lambda: OpenTelemetryExtension(tracer_provider=tracer_provider))
     return AppSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        # DatabaseSession comes first: it opens the operation's transaction before the others
-        # run and, exiting last, commits only after masking has settled the result.
+        # Tracing sees each operation whole; OperationLifecycle does the rest (metrics, the
+        # transaction, error codes, validation) in one extension.
         extensions=[
             *observers,
-            DatabaseSession,
-            CodedErrors,
-            lambda: Validation(
-                rules, valid, max_tokens=limits.max_query_tokens, max_json_depth=limits.max_json_depth
+            lambda: OperationLifecycle(
+                Validation(rules, valid, max_tokens=limits.max_query_tokens, max_json_depth=limits.max_json_depth)
             ),
         ],
         config=StrawberryConfig(disable_field_suggestions=True),
