@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ConsistentCharacter, Flow, Project
@@ -19,7 +20,8 @@ async def get_project(session: AsyncSession, actor: Actor, project_id: str) -> P
     return await get_visible(session, actor, Project, "project", parse_int_id("project", project_id))
 
 
-async def list_projects(session: AsyncSession, actor: Actor, request: PageRequest) -> Page[Project]:
+async def list_projects(session: AsyncSession, actor: Actor, request: PageRequest) -> Page[Row[Any]]:
+    """A page of the caller's projects, as rows (db.repositories.projects.ProjectListing)."""
     rows = await OwnedRepository(session, Project).page(
         owner_id=actor.owner_filter, offset=request.offset, limit=request.limit
     )
@@ -33,8 +35,9 @@ async def list_project_contents(
     request: PageRequest,
     *,
     project_id: str | None,
-) -> Page[Contents]:
-    """The caller's flows or characters, of one project when `project_id` is given."""
+) -> Page[Row[Any]]:
+    """The caller's flows or characters, of one project when `project_id` is given, as rows
+    (db.repositories.projects.FlowListing, CharacterListing)."""
     project = await get_project(session, actor, project_id) if project_id is not None else None
     rows = await OwnedRepository(session, model).page(
         owner_id=actor.owner_filter,

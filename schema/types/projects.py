@@ -14,6 +14,7 @@ from db.loaders import RowGone
 from db.models import ConsistentCharacter as CharacterModel
 from db.models import Flow as FlowModel
 from db.models import Project as ProjectModel
+from db.repositories.projects import CharacterListing, FlowListing, ProjectListing
 from schema.context import Info
 from schema.types.accounts import User
 from services.errors import NotFound
@@ -55,7 +56,7 @@ class Project:
         return [Character.from_model(row) for row in rows]
 
     @classmethod
-    def from_model(cls, project: ProjectModel) -> Project:
+    def from_model(cls, project: ProjectModel | ProjectListing) -> Project:
         return cls(
             id=strawberry.ID(str(project.id)),
             name=project.name,
@@ -97,11 +98,13 @@ class Flow:
         return await _project(info, self.project_id)
 
     @classmethod
-    def from_model(cls, flow: FlowModel) -> Flow:
+    def from_model(cls, flow: FlowModel | FlowListing) -> Flow:
+        """From the model, graph included when loaded, or from a list's row (no graph)."""
+        graph = flow.graph_data if isinstance(flow, FlowModel) and is_loaded(flow, "graph_data") else None
         return cls(
             id=strawberry.ID(str(flow.id)),
             name=flow.name,
-            loaded_graph_data=flow.graph_data if is_loaded(flow, "graph_data") else None,
+            loaded_graph_data=graph,
             provider_id=flow.provider_id,
             version=flow.version,
             created_at=flow.created_at,
@@ -134,7 +137,7 @@ class Character:
         return None if self.project_id is None else await _project(info, self.project_id)
 
     @classmethod
-    def from_model(cls, character: CharacterModel) -> Character:
+    def from_model(cls, character: CharacterModel | CharacterListing) -> Character:
         return cls(
             id=strawberry.ID(str(character.id)),
             name=character.name,
