@@ -9,6 +9,7 @@ import strawberry
 from graphql import GraphQLError
 from opentelemetry.trace import TracerProvider
 from strawberry.extensions import SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -22,7 +23,7 @@ import resolvers.projects
 import resolvers.runs
 import resolvers.system
 import resolvers.users
-from schema.extensions import OperationLifecycle, Validation, ValidDocuments
+from schema.extensions import LeanExtensionsRunner, OperationLifecycle, Validation, ValidDocuments
 from schema.query_limits import validation_rules
 from schema.types.accounts import AuthPayload, BackofficeUser, User
 from schema.types.components import Component
@@ -89,6 +90,11 @@ class Subscription:
 
 
 class AppSchema(strawberry.Schema):
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        return LeanExtensionsRunner(execution_context=execution_context, extensions=extensions)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
