@@ -60,15 +60,16 @@ class ByIdLoader(DataLoader[Key, Model | None], Generic[Key, Model]):
 Child = TypeVar("Child", Flow, ConsistentCharacter)
 
 
-class ByProjectLoader(DataLoader[int, list[Row[Any]]], Generic[Child]):
+class ByProjectLoader(DataLoader[int, Sequence[Any]], Generic[Child]):
     """All flows (or characters) of each project, in creation order, as list rows
-    (OwnedRepository: FlowListing, CharacterListing)."""
+    (OwnedRepository: FlowListing, CharacterListing). A page of projects read with its flows
+    primes it (resolvers.projects)."""
 
     def __init__(self, session: AsyncSession, model: type[Child]) -> None:
         super().__init__()
         self.repository: OwnedRepository[Child] = OwnedRepository(session, model)
 
-    async def batch_load_fn(self, project_ids: Sequence[int]) -> list[list[Row[Any]]]:
+    async def batch_load_fn(self, project_ids: Sequence[int]) -> list[Sequence[Any]]:
         grouped: defaultdict[int, list[Row[Any]]] = defaultdict(list)
         for row in await self.repository.list_for_projects(project_ids):
             grouped[row.project_id].append(row)

@@ -6,7 +6,7 @@ import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from sqlalchemy import Row, delete, select
 from sqlalchemy.orm import InstrumentedAttribute
@@ -93,6 +93,19 @@ class CharacterListing(Protocol):
     def updated_at(self) -> datetime: ...
 
 
+class ListedFlow(NamedTuple):
+    """A flow read with its project (OwnedRepository.page_with_flows): a FlowListing."""
+
+    id: uuid.UUID
+    user_id: int
+    project_id: int
+    name: str
+    provider_id: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
 @functools.cache
 def listed_columns(model: type[Project | Flow | ConsistentCharacter]) -> tuple[InstrumentedAttribute[Any], ...]:
     """The columns a list reads of each row, named as the model names them."""
@@ -122,6 +135,39 @@ class OwnedRepository(ModelRepository[Owned], Generic[Owned]):
         if project_id is not None:
             statement = statement.where(self._project_column() == project_id)
         return await self.fetch_rows_page(statement, offset=offset, limit=limit)
+
+    async def page_with_flows(
+        self, *, owner_id: int | None, offset: int, limit: int
+    ) -> tuple[PageRows[Row[Any]], dict[int, list[ListedFlow]]]:
+        """A page of projects and all their flows, in one statement: the page (as `page` reads
+        it) joined to the flows. The flows, by project id, in creation order (FlowListing)."""
+        projects = select(*listed_columns(Project)).order_by(Project.created_at, Project.id)
+        if owner_id is not None:
+            projects = projects.where(Project.user_id == owner_id)
+        page = projects.offset(offset).limit(limit + 1).subquery("page")
+        flow_columns = [getattr(Flow, name) for name in ListedFlow._fields]
+        statement = (
+            select(*page.c, *(column.label(f"flow_{column.key}") for column in flow_columns))
+            .select_from(page.outerjoin(Flow, Flow.project_id == page.c.id))
+            .order_by(page.c.created_at, page.c.id, Flow.created_at, Flow.id)
+        )
+        project_rows: list[Row[Any]] = []
+        flows: dict[int, list[ListedFlow]] = {}
+        width = len(page.c)
+        for row in await self.session.execute(statement):
+            project_id = row.id
+            if project_id not in flows:
+                project_rows.append(row)
+                flows[project_id] = []
+            if row[width] is not None:  # the flow's id: None when the project has no flow
+                flows[project_id].append(ListedFlow._make(row[width:]))
+        rows = PageRows(
+            rows=project_rows[:limit],
+            offset=offset,
+            has_more=len(project_rows) > limit,
+            count=lambda: self._count(projects),
+        )
+        return rows, flows
 
     async def list_for_projects(self, project_ids: Sequence[int]) -> Sequence[Row[Any]]:
         statement = (
