@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
-from sqlalchemy import Row, delete, select
+from sqlalchemy import Row, Select, bindparam, delete, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from db.models import ConsistentCharacter, Flow, Project
@@ -115,6 +115,24 @@ def listed_columns(model: type[Project | Flow | ConsistentCharacter]) -> tuple[I
     )
 
 
+@functools.cache
+def _projects_with_flows(*, owned: bool) -> tuple[Select[Any], Select[Any]]:
+    """The projects (of the owner :owner_id when `owned`) in list order, and a page of them
+    (:offset, :limit) joined to their flows. Built once: building a statement with a subquery
+    costs more than running it."""
+    projects = select(*listed_columns(Project)).order_by(Project.created_at, Project.id)
+    if owned:
+        projects = projects.where(Project.user_id == bindparam("owner_id"))
+    page = projects.offset(bindparam("offset")).limit(bindparam("limit")).subquery("page")
+    flow_columns = [getattr(Flow, name) for name in ListedFlow._fields]
+    statement = (
+        select(*page.c, *(column.label(f"flow_{column.key}") for column in flow_columns))
+        .select_from(page.outerjoin(Flow, Flow.project_id == page.c.id))
+        .order_by(page.c.created_at, page.c.id, Flow.created_at, Flow.id)
+    )
+    return projects, statement
+
+
 class OwnedRepository(ModelRepository[Owned], Generic[Owned]):
     """Lists read rows (SQLAlchemy Core), not model objects: for lists the ORM's identity map and
     instance state cost about as much again as the rows themselves, and lists are read-only.
@@ -141,20 +159,12 @@ class OwnedRepository(ModelRepository[Owned], Generic[Owned]):
     ) -> tuple[PageRows[Row[Any]], dict[int, list[ListedFlow]]]:
         """A page of projects and all their flows, in one statement: the page (as `page` reads
         it) joined to the flows. The flows, by project id, in creation order (FlowListing)."""
-        projects = select(*listed_columns(Project)).order_by(Project.created_at, Project.id)
-        if owner_id is not None:
-            projects = projects.where(Project.user_id == owner_id)
-        page = projects.offset(offset).limit(limit + 1).subquery("page")
-        flow_columns = [getattr(Flow, name) for name in ListedFlow._fields]
-        statement = (
-            select(*page.c, *(column.label(f"flow_{column.key}") for column in flow_columns))
-            .select_from(page.outerjoin(Flow, Flow.project_id == page.c.id))
-            .order_by(page.c.created_at, page.c.id, Flow.created_at, Flow.id)
-        )
+        projects, statement = _projects_with_flows(owned=owner_id is not None)
+        parameters = {"offset": offset, "limit": limit + 1, "owner_id": owner_id}
         project_rows: list[Row[Any]] = []
         flows: dict[int, list[ListedFlow]] = {}
-        width = len(page.c)
-        for row in await self.session.execute(statement):
+        width = len(listed_columns(Project))
+        for row in await self.session.execute(statement, parameters):
             project_id = row.id
             if project_id not in flows:
                 project_rows.append(row)
@@ -165,7 +175,7 @@ class OwnedRepository(ModelRepository[Owned], Generic[Owned]):
             rows=project_rows[:limit],
             offset=offset,
             has_more=len(project_rows) > limit,
-            count=lambda: self._count(projects),
+            count=lambda: self._count(projects.params(owner_id=owner_id)),
         )
         return rows, flows
 

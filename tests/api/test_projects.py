@@ -313,7 +313,7 @@ async def test_descriptions_are_stored_exactly(api: GraphQLClient, description: 
 
 PROJECTS_WITH_FLOWS = {
     "nodes": "query($first: Int, $after: String) { projects(first: $first, after: $after) "
-    "{ pageInfo { hasNextPage endCursor } nodes { name flows { name } } } }",
+    "{ totalCount pageInfo { hasNextPage endCursor } nodes { name flows { name } } } }",
     "edges": "query($first: Int, $after: String) { projects(first: $first, after: $after) "
     "{ pageInfo { hasNextPage endCursor } edges { node { name flows { name } } } } }",
     "fragment": "query($first: Int, $after: String) { projects(first: $first, after: $after) "
@@ -346,6 +346,7 @@ async def test_pages_of_projects_list_each_projects_own_flows(api: GraphQLClient
         ).ok()["projects"]
         nodes = page["nodes"] if "nodes" in page else [edge["node"] for edge in page["edges"]]
         pages.append(nodes)
+        assert page.get("totalCount", 3) == 3
         if not page["pageInfo"]["hasNextPage"]:
             break
         after = page["pageInfo"]["endCursor"]
