@@ -62,8 +62,7 @@ Child = TypeVar("Child", Flow, ConsistentCharacter)
 
 class ByProjectLoader(DataLoader[int, Sequence[Any]], Generic[Child]):
     """All flows (or characters) of each project, in creation order, as list rows
-    (OwnedRepository: FlowListing, CharacterListing). A page of projects read with its flows
-    primes it (resolvers.projects)."""
+    (OwnedRepository: FlowListing, CharacterListing)."""
 
     def __init__(self, session: AsyncSession, model: type[Child]) -> None:
         super().__init__()

@@ -22,12 +22,9 @@ async def list_projects(
     if not (selects(info, FLOWS_OF_NODES) or selects(info, FLOWS_OF_EDGES)):
         page = await projects.list_projects(info.context.session, actor, request)
         return Connection.of(page, Project.from_model)
-    # The page and its flows in one statement; each project's `flows` finds them loaded.
+    # The page and its flows in one statement; each project's `flows` answers with its own.
     page, flows = await projects.list_projects_with_flows(info.context.session, actor, request)
-    loader = info.context.loaders.flows_by_project
-    for project in page.items:
-        loader.prime(project.id, flows[project.id])
-    return Connection.of(page, Project.from_model)
+    return Connection.of(page, lambda row: Project.from_model(row, flows=flows[row.id]))
 
 
 async def project(info: Info, id: strawberry.ID) -> Project:
