@@ -29,6 +29,7 @@ STEPS: list[tuple[str, str, str]] = [
     ("strawberry.schema.schema", "validate_document", "  validate the document"),
     ("schema.context", "Context.actor", "  authenticate (JWT, session check: 1 SELECT)"),
     ("services.projects", "list_projects", "  projects page (SELECT page, SELECT count)"),
+    ("services.projects", "list_projects_with_flows", "  projects page with their flows (1 SELECT)"),
     ("db.loaders", "ByProjectLoader.batch_load_fn", "  flows of the projects (DataLoader: 1 SELECT)"),
     ("schema.context", "Context.finish", "  end the operation's transaction"),
 ]

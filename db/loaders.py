@@ -11,7 +11,7 @@ from collections.abc import Hashable, Sequence
 from typing import Any, Generic, TypeVar, cast
 
 from aiodataloader import DataLoader
-from sqlalchemy import inspect
+from sqlalchemy import Row, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ConsistentCharacter, Flow, Project, RunNodeResult, User
@@ -60,18 +60,18 @@ class ByIdLoader(DataLoader[Key, Model | None], Generic[Key, Model]):
 Child = TypeVar("Child", Flow, ConsistentCharacter)
 
 
-class ByProjectLoader(DataLoader[int, list[Child]], Generic[Child]):
-    """All flows (or characters) of each project, in creation order."""
+class ByProjectLoader(DataLoader[int, Sequence[Any]], Generic[Child]):
+    """All flows (or characters) of each project, in creation order, as list rows
+    (OwnedRepository: FlowListing, CharacterListing)."""
 
     def __init__(self, session: AsyncSession, model: type[Child]) -> None:
         super().__init__()
         self.repository: OwnedRepository[Child] = OwnedRepository(session, model)
 
-    async def batch_load_fn(self, project_ids: Sequence[int]) -> list[list[Child]]:
-        grouped: defaultdict[int, list[Child]] = defaultdict(list)
+    async def batch_load_fn(self, project_ids: Sequence[int]) -> list[Sequence[Any]]:
+        grouped: defaultdict[int, list[Row[Any]]] = defaultdict(list)
         for row in await self.repository.list_for_projects(project_ids):
-            if row.project_id is not None:
-                grouped[row.project_id].append(row)
+            grouped[row.project_id].append(row)
         return [grouped[project_id] for project_id in project_ids]
 
 

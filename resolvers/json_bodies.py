@@ -19,6 +19,8 @@ class MalformedJSON(json.JSONDecodeError):
 
 
 def decode_client_json(data: str | bytes) -> object:
+    # The standard library's reading (not orjson's): what is accepted, e.g. how deep, and how
+    # a refusal reads are part of the API.
     try:
         return json.loads(data)
     except json.JSONDecodeError:
@@ -30,6 +32,14 @@ def decode_client_json(data: str | bytes) -> object:
     except ValueError as error:
         # Python refuses numbers of more than 4,300 digits.
         raise MalformedJSON(str(error)) from None
+
+
+def encode_standard_json_bytes(data: object) -> bytes:
+    """encode_standard_json as the bytes of an HTTP body (orjson writes bytes)."""
+    try:
+        return orjson.dumps(data)
+    except TypeError:
+        return encode_standard_json(data).encode()
 
 
 def encode_standard_json(data: object) -> str:

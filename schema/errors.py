@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.error import GraphQLError
-from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
 from strawberry.types.execution import StreamExecutionResult
 
@@ -55,23 +53,20 @@ def with_code(error: GraphQLError) -> GraphQLError | None:
     )
 
 
-class CodedErrors(SchemaExtension):
-    """Gives every error of a result its code, masking the unexpected ones as INTERNAL (their
-    traceback goes to the log). Built on Strawberry's public extension hooks only: the operation's
-    result, and each streamed (@defer/@stream) result before it reaches the client."""
+def code_result_errors(result: object) -> None:
+    """Gives every error of an operation's result its code, masking the unexpected ones as
+    INTERNAL (their traceback goes to the log). Called by schema.extensions.OperationLifecycle
+    with the operation's result, and with each streamed (@defer/@stream) result before it
+    reaches the client."""
+    if isinstance(result, GraphQLExecutionResult | StrawberryExecutionResult):
+        _code_errors(result)
+    elif (initial := getattr(result, "initial_result", None)) is not None:
+        _code_errors(initial)
 
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if isinstance(result, GraphQLExecutionResult | StrawberryExecutionResult):
-            _code_errors(result)
-        elif (initial := getattr(result, "initial_result", None)) is not None:
-            _code_errors(initial)
 
-    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
-        for part in (result, *(getattr(result, "incremental", None) or ()), *(getattr(result, "completed", None) or ())):
-            _code_errors(part)
-        yield None
+def code_stream_errors(result: StreamExecutionResult) -> None:
+    for part in (result, *(getattr(result, "incremental", None) or ()), *(getattr(result, "completed", None) or ())):
+        _code_errors(part)
 
 
 def _code_errors(result: object) -> None:

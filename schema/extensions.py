@@ -1,12 +1,15 @@
-"""Schema extensions of our own (masking and the token limit come from Strawberry, see schema.root)."""
+"""The schema's extension: what happens around every operation (see OperationLifecycle)."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 from graphql import (
     ArgumentNode,
@@ -21,10 +24,14 @@ from graphql import (
 from graphql.language.visitor import SKIP, VisitorActionEnum
 from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
+from strawberry.types import StreamExecutionResult
+from strawberry.types.execution import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from schema.context import Context
-from schema.errors import coded_error, internal_error
+from schema.errors import code_result_errors, code_stream_errors, coded_error, internal_error
+from schema.metrics import record_operation
 from schema.query_limits import ValidationRules, validate_query
 from services.errors import BadInput, DomainError
 from services.validation import check_json_value
@@ -33,30 +40,59 @@ from services.write_conflicts import lost_race
 logger = logging.getLogger(__name__)
 
 
-class DatabaseSession(SchemaExtension):
-    """Gives each operation its own context (session, loaders) and commits only if it succeeded."""
+class OperationLifecycle(SchemaExtension):
+    """Everything an operation needs around it, in one extension (Strawberry builds a context
+    manager for each hook of each extension, for every operation: one extension costs a
+    quarter of four):
+
+    - metrics: counts and times the operation (schema.metrics), seeing its final result;
+    - the database: each operation gets its own context (session, loaders), authenticates
+      before it executes, and commits only if it succeeded;
+    - errors: every error of the result gets its code, the unexpected ones masked as INTERNAL
+      (schema.errors), before the transaction ends;
+    - validation: parsing, validation and input checks (see Validation).
+    """
+
+    def __init__(self, validation: Validation) -> None:
+        self.validation = validation
 
     async def on_operation(self) -> AsyncIterator[None]:
+        started = time.perf_counter()
         connection_context = self.execution_context.context
         if not isinstance(connection_context, Context):
             yield
+            code_result_errors(self.execution_context.result)
+            record_operation(self.execution_context, started)
             return
         context = connection_context.for_operation()
         self.execution_context.context = context
         try:
             yield
+            code_result_errors(self.execution_context.result)
         finally:
-            result = self.execution_context.result
-            succeeded = result is not None and _keeps_changes(getattr(result, "errors", None))
-            try:
-                await context.finish(succeeded=succeeded)
-            except Exception as error:
-                race = lost_race(error)
-                if race is None:
-                    logger.exception("could not finish the operation's transaction")
-                if result is not None:
-                    result.data = None
-                    result.errors = [internal_error() if race is None else coded_error(race)]
+            await self._finish(context)
+        record_operation(self.execution_context, started)
+
+    async def _finish(self, context: Context) -> None:
+        result = self.execution_context.result
+        succeeded = result is not None and _keeps_changes(getattr(result, "errors", None))
+        try:
+            await context.finish(succeeded=succeeded)
+        except Exception as error:
+            race = lost_race(error)
+            if race is None:
+                logger.exception("could not finish the operation's transaction")
+            if result is not None:
+                result.data = None
+                result.errors = [internal_error() if race is None else coded_error(race)]
+
+    def on_parse(self) -> Iterator[None]:
+        self.validation.execution_context = self.execution_context
+        yield from self.validation.on_parse()
+
+    def on_validate(self) -> Iterator[None]:
+        self.validation.execution_context = self.execution_context
+        yield from self.validation.on_validate()
 
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context.context
@@ -68,6 +104,10 @@ class DatabaseSession(SchemaExtension):
             with contextlib.suppress(DomainError):
                 await context.actor()
         yield
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        code_stream_errors(result)
+        yield None
 
 
 class ValidDocuments:
@@ -111,7 +151,7 @@ def query_digest(query: str) -> bytes:
     return hashlib.blake2b(query.encode(), digest_size=16).digest()
 
 
-class Validation(SchemaExtension):
+class Validation:
     """Parses, validates and checks the client's input before any resolver runs.
 
     - The token limit (MAX_QUERY_TOKENS) applies while parsing, as Strawberry's
@@ -128,10 +168,12 @@ class Validation(SchemaExtension):
       or no client can read back, at any depth, on every transport), and subscriptions need a
       websocket: over HTTP they are a client error, not a crash.
 
-    Refusals are reported as validation errors, which every transport answers and masks. (One
-    extension rather than three: Strawberry enters every extension's hooks for every operation
-    and every subscription event.)
+    Refusals are reported as validation errors, which every transport answers and masks. (Its
+    hooks run within OperationLifecycle: Strawberry enters every extension's hooks for every
+    operation and every subscription event.)
     """
+
+    execution_context: ExecutionContext
 
     def __init__(self, rules: ValidationRules, valid: ValidDocuments, *, max_tokens: int, max_json_depth: int) -> None:
         self.rules = rules
@@ -215,3 +257,140 @@ class _LiteralCollector(Visitor):
         if node.default_value is not None:
             self.found.append((node.variable.name.value, node.default_value))
         return SKIP
+
+
+# --- a leaner runner for the extension's hooks --------------------------------------------------
+
+
+class LeanExtensionsRunner(SchemaExtensionsRunner):
+    """Strawberry's runner, entering a stage's hook without building a context manager for it
+    anew (Strawberry inspects every extension's hook, wraps it with functools.update_wrapper
+    and enters it through an ExitStack, for each of the four stages of every operation: a
+    tenth of a small query's cost). Where a stage has exactly one hook and it is a generator
+    (as all of OperationLifecycle's are), it is entered here, with contextlib's semantics;
+    anything else (tracing adds hooks to every stage) goes through Strawberry's own managers."""
+
+    def operation(self) -> Any:
+        return self._stage("on_operation") or super().operation()
+
+    def parsing(self) -> Any:
+        return self._stage("on_parse") or super().parsing()
+
+    def validation(self) -> Any:
+        return self._stage("on_validate") or super().validation()
+
+    def executing(self) -> Any:
+        return self._stage("on_execute") or super().executing()
+
+    def _stage(self, hook_name: str) -> _GeneratorHook | None:
+        if len(self.extensions) != 1:
+            return None
+        extension = self.extensions[0]
+        kind = _hook_kind(type(extension), hook_name)
+        if kind is None:
+            return None
+        if kind == "none":
+            return _NO_HOOK
+        return _GeneratorHook(getattr(extension, hook_name)(), is_async=kind == "async")
+
+
+_hook_kinds: dict[tuple[type, str], str | None] = {}
+
+
+def _hook_kind(extension_class: type, hook_name: str) -> str | None:
+    """"sync" or "async" (a generator hook), "none" (not overridden), None (anything else)."""
+    key = (extension_class, hook_name)
+    if key not in _hook_kinds:
+        _hook_kinds[key] = _inspected_hook_kind(extension_class, hook_name)
+    return _hook_kinds[key]
+
+
+def _inspected_hook_kind(extension_class: type, hook_name: str) -> str | None:
+    hook = getattr(extension_class, hook_name)
+    if hook is getattr(SchemaExtension, hook_name):
+        return "none"
+    if inspect.isasyncgenfunction(hook):
+        return "async"
+    if inspect.isgeneratorfunction(hook):
+        return "sync"
+    return None
+
+
+class _GeneratorHook:
+    """One generator hook entered as contextlib.contextmanager (or asynccontextmanager) would
+    enter it: run to its yield, then on exit resumed, or thrown the exception into."""
+
+    __slots__ = ("_generator", "_is_async")
+
+    def __init__(self, generator: Any, *, is_async: bool) -> None:
+        self._generator = generator
+        self._is_async = is_async
+
+    def __enter__(self) -> None:
+        if self._is_async:
+            raise RuntimeError("an async extension hook cannot run in synchronous execution")
+        if self._generator is not None:
+            try:
+                next(self._generator)
+            except StopIteration:
+                raise RuntimeError("generator didn't yield") from None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> bool:
+        generator = self._generator
+        if generator is None:
+            return False
+        if kind is None:
+            try:
+                next(generator)
+            except StopIteration:
+                return False
+            generator.close()
+            raise RuntimeError("generator didn't stop")
+        error = error if error is not None else kind()
+        try:
+            generator.throw(error)
+        except StopIteration as stopped:
+            return stopped is not error
+        except BaseException as raised:
+            if raised is not error:
+                raise
+            return False
+        generator.close()
+        raise RuntimeError("generator didn't stop after throw()")
+
+    async def __aenter__(self) -> None:
+        if not self._is_async:
+            self.__enter__()
+            return
+        try:
+            await anext(self._generator)
+        except StopAsyncIteration:
+            raise RuntimeError("generator didn't yield") from None
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any
+    ) -> bool:
+        if not self._is_async:
+            return self.__exit__(kind, error, traceback)
+        generator = self._generator
+        if kind is None:
+            try:
+                await anext(generator)
+            except StopAsyncIteration:
+                return False
+            await generator.aclose()
+            raise RuntimeError("generator didn't stop")
+        error = error if error is not None else kind()
+        try:
+            await generator.athrow(error)
+        except StopAsyncIteration as stopped:
+            return stopped is not error
+        except BaseException as raised:
+            if raised is not error:
+                raise
+            return False
+        await generator.aclose()
+        raise RuntimeError("generator didn't stop after throw()")
+
+
+_NO_HOOK = _GeneratorHook(None, is_async=False)

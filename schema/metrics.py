@@ -3,49 +3,45 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode
-from strawberry.extensions import SchemaExtension
+from graphql.language import OperationType as OperationTypeNode
 from strawberry.types.execution import ExecutionContext
-from strawberry.types.graphql import OperationType
 
 from services import metrics
 
 
-class OperationMetrics(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
-        started = time.perf_counter()
-        yield
-        context = self.execution_context
-        seconds = None if _is_subscription(context) else time.perf_counter() - started
-        metrics.record_operation(root_field(context), outcome(context), seconds)
+def record_operation(context: ExecutionContext, started: float) -> None:
+    """Called by schema.extensions.OperationLifecycle once the operation's result is final."""
+    operation = _operation(context)
+    subscription = operation is not None and operation.operation is OperationTypeNode.SUBSCRIPTION
+    seconds = None if subscription else time.perf_counter() - started
+    metrics.record_operation(root_field(context, operation), outcome(context), seconds)
 
 
-def _is_subscription(context: ExecutionContext) -> bool:
-    try:
-        return context.operation_type is OperationType.SUBSCRIPTION
-    except RuntimeError:  # no document (a syntax error), or no such operation in it
-        return False
-
-
-def root_field(context: ExecutionContext) -> str:
-    """The operation's first root field, if the schema has it (a client's typo must not become a
-    label value of its own); else "unknown"."""
+def _operation(context: ExecutionContext) -> OperationDefinitionNode | None:
+    """The operation the request runs (by its name, else the first), if its document has it."""
     document = context.graphql_document
     if document is None:
-        return "unknown"
-    schema = context.schema._schema
+        return None
+    name = context.operation_name
     for definition in document.definitions:
-        if not isinstance(definition, OperationDefinitionNode):
-            continue
-        if context.operation_name is not None and (definition.name is None or definition.name.value != context.operation_name):
-            continue
-        root = schema.get_root_type(definition.operation)
-        for selection in definition.selection_set.selections:
-            if isinstance(selection, FieldNode) and root is not None and selection.name.value in root.fields:
-                return selection.name.value
-        break
+        if isinstance(definition, OperationDefinitionNode) and (
+            name is None or (definition.name is not None and definition.name.value == name)
+        ):
+            return definition
+    return None
+
+
+def root_field(context: ExecutionContext, operation: OperationDefinitionNode | None) -> str:
+    """The operation's first root field, if the schema has it (a client's typo must not become a
+    label value of its own); else "unknown"."""
+    if operation is None:
+        return "unknown"
+    root = context.schema._schema.get_root_type(operation.operation)
+    for selection in operation.selection_set.selections:
+        if isinstance(selection, FieldNode) and root is not None and selection.name.value in root.fields:
+            return selection.name.value
     return "unknown"
 
 

@@ -9,6 +9,7 @@ import strawberry
 from graphql import GraphQLError
 from opentelemetry.trace import TracerProvider
 from strawberry.extensions import SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -22,9 +23,7 @@ import resolvers.projects
 import resolvers.runs
 import resolvers.system
 import resolvers.users
-from schema.errors import CodedErrors
-from schema.extensions import DatabaseSession, Validation, ValidDocuments
-from schema.metrics import OperationMetrics
+from schema.extensions import LeanExtensionsRunner, OperationLifecycle, Validation, ValidDocuments
 from schema.query_limits import validation_rules
 from schema.types.accounts import AuthPayload, BackofficeUser, User
 from schema.types.components import Component
@@ -91,10 +90,15 @@ class Subscription:
 
 
 class AppSchema(strawberry.Schema):
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        return LeanExtensionsRunner(execution_context=execution_context, extensions=extensions)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        # Client mistakes are answered, not logged as server errors; CodedErrors logs the
+        # Client mistakes are answered, not logged as server errors; OperationLifecycle logs the
         # unexpected ones with their traceback.
         for error in errors:
             logger.debug("graphql error", extra={"error": error.message, "path": error.path})
@@ -106,22 +110,19 @@ def build_schema(limits: Limits | None = None, *, tracer_provider: TracerProvide
     # passed, like the rules, belong to this schema.
     rules = validation_rules(limits)
     valid = ValidDocuments()
-    # Outermost: they see each operation whole, its final result included.
-    observers: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [OperationMetrics]
+    observers: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = []
     if tracer_provider is not None:
         observers.append(lambda: OpenTelemetryExtension(tracer_provider=tracer_provider))
     return AppSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        # DatabaseSession comes first: it opens the operation's transaction before the others
-        # run and, exiting last, commits only after masking has settled the result.
+        # Tracing sees each operation whole; OperationLifecycle does the rest (metrics, the
+        # transaction, error codes, validation) in one extension.
         extensions=[
             *observers,
-            DatabaseSession,
-            CodedErrors,
-            lambda: Validation(
-                rules, valid, max_tokens=limits.max_query_tokens, max_json_depth=limits.max_json_depth
+            lambda: OperationLifecycle(
+                Validation(rules, valid, max_tokens=limits.max_query_tokens, max_json_depth=limits.max_json_depth)
             ),
         ],
         config=StrawberryConfig(disable_field_suggestions=True),

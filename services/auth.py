@@ -15,7 +15,7 @@ from services import passwords
 from services.domain_events import record_event
 from services.errors import AccountDeleted, Forbidden, SessionEnded, SessionRevoked, Unauthenticated
 from services.rate_limit import LoginRateLimiter, SignupRateLimiter
-from services.sessions import SessionKey, SessionState, SessionStates
+from services.sessions import DecodedAccessTokens, SessionKey, SessionState, SessionStates
 from services.tokens import AccountKind, TokenClaims, TokenCodec
 from services.validation import clean_email, clean_username, normalize_identifier
 from services.write_conflicts import taken
@@ -51,6 +51,13 @@ class AuthConfig:
     login_limiter: LoginRateLimiter
     signup_limiter: SignupRateLimiter
     sessions: SessionStates
+    # Built by backend.open_backend with the same age as `sessions`; None: decode every time.
+    access_tokens: DecodedAccessTokens | None = None
+
+    def decode_access_token(self, token: str) -> TokenClaims:
+        if self.access_tokens is None:
+            return self.tokens.decode(token, "access")
+        return self.access_tokens.decode(token)
 
 
 @dataclass(frozen=True)
@@ -186,7 +193,7 @@ async def authenticate(
     The session's state is read from the database at most every few seconds (or, given
     `fresh_within`, when the state known is older than that), in a session of its own opened
     only then."""
-    claims = config.tokens.decode(access_token, "access")
+    claims = config.decode_access_token(access_token)
     key = SessionKey(claims.account_kind, claims.account_id, claims.session_id)
     state = config.sessions.get(key, max_age=fresh_within)
     if state is None:

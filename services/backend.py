@@ -23,7 +23,7 @@ from services.rate_limit import LoginRateLimiter, SignupRateLimiter
 from services.run_log.streams import RunStreams
 from services.run_queue import RunQueue
 from services.runs import RunManager, mark_interrupted_runs
-from services.sessions import SessionStates
+from services.sessions import DecodedAccessTokens, SessionStates
 from services.settings import Settings
 from services.system import DatabaseProbe
 from services.tokens import TokenCodec
@@ -111,13 +111,14 @@ async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
         streams=RunStreams(cluster.redis, cluster.prefix) if cluster else None,
         queue=queue,
     )
+    tokens = TokenCodec(settings.auth_secret_key)
     return Backend(
         settings=settings,
         engine=engine,
         session_factory=session_factory,
         bus=bus,
         auth=AuthConfig(
-            tokens=TokenCodec(settings.auth_secret_key),
+            tokens=tokens,
             bcrypt_rounds=settings.bcrypt_rounds,
             login_limiter=LoginRateLimiter(
                 attempts=settings.limits.login_attempts,
@@ -125,6 +126,7 @@ async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
             ),
             signup_limiter=SignupRateLimiter(per_hour=settings.limits.signups_per_address_per_hour),
             sessions=SessionStates(max_age_seconds=settings.limits.session_check_seconds),
+            access_tokens=DecodedAccessTokens(tokens, max_age_seconds=settings.limits.session_check_seconds),
         ),
         catalog=catalog,
         providers=providers,

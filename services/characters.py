@@ -4,6 +4,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ConsistentCharacter
@@ -39,7 +40,7 @@ async def get_character(session: AsyncSession, actor: Actor, character_id: str) 
 
 async def list_characters(
     session: AsyncSession, actor: Actor, request: PageRequest, *, project_id: str | None
-) -> Page[ConsistentCharacter]:
+) -> Page[Row[Any]]:
     return await list_project_contents(session, actor, ConsistentCharacter, request, project_id=project_id)
 
 

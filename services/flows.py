@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Flow
@@ -29,7 +30,7 @@ async def get_flow(session: AsyncSession, actor: Actor, flow_id: str) -> Flow:
 
 async def list_flows(
     session: AsyncSession, actor: Actor, request: PageRequest, *, project_id: str | None
-) -> Page[Flow]:
+) -> Page[Row[Any]]:
     return await list_project_contents(session, actor, Flow, request, project_id=project_id)
 
 

@@ -76,10 +76,22 @@ class TimedEvent(Protocol):
     def at(self) -> datetime: ...
 
 
+# The labelled children, found once (labels() takes a lock and builds a key every time);
+# bounded as the label values are.
+_requests: dict[tuple[str, str], Counter] = {}
+_request_seconds: dict[str, Histogram] = {}
+
+
 def record_operation(operation: str, outcome: str, seconds: float | None) -> None:
-    REQUESTS.labels(operation, outcome).inc()
+    counter = _requests.get((operation, outcome))
+    if counter is None:
+        counter = _requests[(operation, outcome)] = REQUESTS.labels(operation, outcome)
+    counter.inc()
     if seconds is not None:
-        REQUEST_SECONDS.labels(operation).observe(seconds)
+        histogram = _request_seconds.get(operation)
+        if histogram is None:
+            histogram = _request_seconds[operation] = REQUEST_SECONDS.labels(operation)
+        histogram.observe(seconds)
 
 
 def run_started() -> None:

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ConsistentCharacter, Flow, Project
-from db.repositories.projects import OwnedRepository
+from db.repositories.projects import ListedFlow, OwnedRepository
 from services.auth import Actor, require_user
 from services.domain_events import record_event
 from services.ownership import get_visible
@@ -19,11 +20,22 @@ async def get_project(session: AsyncSession, actor: Actor, project_id: str) -> P
     return await get_visible(session, actor, Project, "project", parse_int_id("project", project_id))
 
 
-async def list_projects(session: AsyncSession, actor: Actor, request: PageRequest) -> Page[Project]:
+async def list_projects(session: AsyncSession, actor: Actor, request: PageRequest) -> Page[Row[Any]]:
+    """A page of the caller's projects, as rows (db.repositories.projects.ProjectListing)."""
     rows = await OwnedRepository(session, Project).page(
         owner_id=actor.owner_filter, offset=request.offset, limit=request.limit
     )
     return Page.from_rows(rows)
+
+
+async def list_projects_with_flows(
+    session: AsyncSession, actor: Actor, request: PageRequest
+) -> tuple[Page[Row[Any]], dict[int, list[ListedFlow]]]:
+    """list_projects, with every flow of the page's projects (by project id), in one statement."""
+    rows, flows = await OwnedRepository(session, Project).page_with_flows(
+        owner_id=actor.owner_filter, offset=request.offset, limit=request.limit
+    )
+    return Page.from_rows(rows), flows
 
 
 async def list_project_contents(
@@ -33,8 +45,9 @@ async def list_project_contents(
     request: PageRequest,
     *,
     project_id: str | None,
-) -> Page[Contents]:
-    """The caller's flows or characters, of one project when `project_id` is given."""
+) -> Page[Row[Any]]:
+    """The caller's flows or characters, of one project when `project_id` is given, as rows
+    (db.repositories.projects.FlowListing, CharacterListing)."""
     project = await get_project(session, actor, project_id) if project_id is not None else None
     rows = await OwnedRepository(session, model).page(
         owner_id=actor.owner_filter,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
+from sqlalchemy import Row as SQLRow
 from sqlalchemy import Select, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,7 +38,14 @@ class Repository:
             rows=rows[:limit], offset=offset, has_more=len(rows) > limit, count=lambda: self._count(statement)
         )
 
-    async def _count(self, statement: Select[Row]) -> int:
+    async def fetch_rows_page(self, statement: Select[Any], *, offset: int, limit: int) -> PageRows[SQLRow[Any]]:
+        """fetch_page for a statement of columns: its rows as they are."""
+        rows = (await self.session.execute(statement.offset(offset).limit(limit + 1))).all()
+        return PageRows(
+            rows=rows[:limit], offset=offset, has_more=len(rows) > limit, count=lambda: self._count(statement)
+        )
+
+    async def _count(self, statement: Select[Any]) -> int:
         count_statement = statement.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
         return (await self.session.execute(count_statement)).scalar_one()
 

@@ -112,6 +112,21 @@ async def test_logout_revokes_the_session(api: GraphQLClient) -> None:
     assert (await api.execute(REFRESH, {"token": alice.refresh_token})).error_code == "UNAUTHENTICATED"
 
 
+async def test_logout_takes_effect_for_a_token_used_just_before(api: GraphQLClient) -> None:
+    # The token's claims and its session's state are both remembered by then (services.sessions).
+    alice = await api.signup("alice")
+    assert (await api.execute(ME, token=alice.access_token)).ok()["me"]["username"] == "alice"
+    (await api.execute(LOGOUT, {"token": alice.refresh_token})).ok()
+    assert (await api.execute(ME, token=alice.access_token)).error_code == "UNAUTHENTICATED"
+
+
+async def test_requests_of_two_users_in_turn_each_get_their_own_identity(api: GraphQLClient) -> None:
+    alice, bob = await api.signup("alice"), await api.signup("bob")
+    for _ in range(3):
+        assert (await api.execute(ME, token=alice.access_token)).ok()["me"]["username"] == "alice"
+        assert (await api.execute(ME, token=bob.access_token)).ok()["me"]["username"] == "bob"
+
+
 async def test_logout_leaves_other_sessions_open(api: GraphQLClient) -> None:
     alice = await api.signup("alice")
     other = (await api.execute(LOGIN, {"identifier": "alice", "password": PASSWORD})).ok()["login"]

@@ -59,6 +59,15 @@ async def test_a_query_from_an_allowed_origin_carries_its_allow_origin(api: Grap
     assert response.headers["access-control-allow-origin"] == EDITOR
 
 
+async def test_a_query_without_an_origin_varies_by_origin_and_allows_none(api: GraphQLClient) -> None:
+    # Caches must not serve this answer to a page of another origin.
+    response = await api.http.post("/graphql", json={"query": "{ health { status } }"})
+
+    assert response.status_code == 200
+    assert response.headers.get_list("vary") == ["Origin"]
+    assert "access-control-allow-origin" not in response.headers
+
+
 async def test_a_query_from_another_origin_carries_no_allow_origin(api: GraphQLClient) -> None:
     response = await api.http.post("/graphql", json={"query": "{ health { status } }"}, headers={"Origin": ELSEWHERE})
 

@@ -309,3 +309,49 @@ async def test_descriptions_are_stored_exactly(api: GraphQLClient, description: 
     project = await create_project(api, alice, "Atlas", description)
     read = (await api.execute(PROJECT, {"id": project["id"]}, token=alice.access_token)).ok()["project"]
     assert read["description"] == description
+
+
+PROJECTS_WITH_FLOWS = {
+    "nodes": "query($first: Int, $after: String) { projects(first: $first, after: $after) "
+    "{ totalCount pageInfo { hasNextPage endCursor } nodes { name flows { name } } } }",
+    "edges": "query($first: Int, $after: String) { projects(first: $first, after: $after) "
+    "{ pageInfo { hasNextPage endCursor } edges { node { name flows { name } } } } }",
+    "fragment": "query($first: Int, $after: String) { projects(first: $first, after: $after) "
+    "{ pageInfo { hasNextPage endCursor } ...Page } } "
+    "fragment Page on ProjectConnection { nodes { ... on Project { name flows { name } } } }",
+}
+
+
+@pytest.mark.parametrize("shape", list(PROJECTS_WITH_FLOWS))
+async def test_pages_of_projects_list_each_projects_own_flows(api: GraphQLClient, shape: str) -> None:
+    # The page and its flows are read in one statement when the flows are selected: each
+    # project gets its own flows, oldest first, a project without any none, and another
+    # user's never appear.
+    alice, bob = await api.signup("alice"), await api.signup("bob")
+    expected = []
+    for index, flow_count in enumerate((2, 0, 3)):
+        project = await create_project(api, alice, f"A{index}")
+        names = [f"A{index}.{n}" for n in range(flow_count)]
+        for name in names:
+            (await api.execute(CREATE_FLOW, {"projectId": project["id"], "name": name}, token=alice.access_token)).ok()
+        expected.append({"name": f"A{index}", "flows": [{"name": name} for name in names]})
+    bobs = await create_project(api, bob, "B")
+    (await api.execute(CREATE_FLOW, {"projectId": bobs["id"], "name": "B.0"}, token=bob.access_token)).ok()
+
+    pages: list[list[dict[str, Any]]] = []
+    after = None
+    while True:
+        page = (
+            await api.execute(PROJECTS_WITH_FLOWS[shape], {"first": 2, "after": after}, token=alice.access_token)
+        ).ok()["projects"]
+        nodes = page["nodes"] if "nodes" in page else [edge["node"] for edge in page["edges"]]
+        pages.append(nodes)
+        assert page.get("totalCount", 3) == 3
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+
+    assert pages == [expected[:2], expected[2:]]
+    bob_sees = (await api.execute(PROJECTS_WITH_FLOWS[shape], {}, token=bob.access_token)).ok()["projects"]
+    bob_nodes = bob_sees["nodes"] if "nodes" in bob_sees else [edge["node"] for edge in bob_sees["edges"]]
+    assert bob_nodes == [{"name": "B", "flows": [{"name": "B.0"}]}]
