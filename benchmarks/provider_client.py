@@ -67,7 +67,7 @@ async def main(sizes: list[int], repeats: int, words: int) -> None:
     with subprocess_server(provider_args, port=port, cwd=REPO, env={"PYTHONPATH": str(REPO)}):
         base_url = f"http://127.0.0.1:{port}"
         ours = OpenAICompatibleProvider(
-            PROVIDERS["mistral"], api_key="x", base_url=base_url, policy=RetryPolicy(), semaphore=asyncio.Semaphore(max(sizes))
+            PROVIDERS["mistral"], api_key="x", base_url=base_url, policy=RetryPolicy(), concurrency=max(sizes)
         )
         sdk = openai.AsyncOpenAI(api_key="x", base_url=base_url, max_retries=0)
         calls: dict[str, Callable[[], Awaitable[str]]] = {"ours": lambda: ours_call(ours), "sdk": lambda: sdk_call(sdk)}
