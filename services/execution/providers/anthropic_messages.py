@@ -18,11 +18,9 @@ from services.execution.providers.known import ProviderInfo
 from services.execution.providers.retry import (
     AttemptFailed,
     RetryPolicy,
-    connection_failed,
     error_detail,
     malformed,
     status_failure,
-    timed_out,
     transport_failure,
 )
 from services.execution.providers.sse import event_batches
@@ -64,8 +62,10 @@ class AnthropicProvider(StreamingTextProvider):
     async def _open(self, request: TextRequest) -> httpx2.Response:
         try:
             return await self._post.send(body(request))
-        except anthropic.APIError as error:
-            raise self._failure(error) from error
+        except anthropic.APIStatusError as error:  # the SDK's reading of an error status and its body
+            raise status_failure(
+                error.status_code, error.response.headers, error.body, secret=self._api_key
+            ) from error
         except httpx2.TransportError as error:
             raise transport_failure(error, timeout=self._policy.timeout) from error
 
@@ -91,17 +91,6 @@ class AnthropicProvider(StreamingTextProvider):
         if not finished:
             # The protocol always ends with message_stop; without it the reply may be cut short.
             raise AttemptFailed("the stream ended before the reply was complete", retryable=True)
-
-    def _failure(self, error: anthropic.APIError) -> AttemptFailed:
-        if isinstance(error, anthropic.APITimeoutError):
-            return timed_out(self._policy.timeout)
-        if isinstance(error, anthropic.APIConnectionError):
-            return connection_failed()
-        if isinstance(error, anthropic.APIStatusError) and error.status_code >= 400:
-            return status_failure(
-                error.status_code, error.response.headers, error.body, secret=self._api_key
-            )
-        return self._stream_error(error.body)
 
     def _stream_error(self, body: object) -> AttemptFailed:
         """An `error` event inside a stream that had started with a 200."""

@@ -21,11 +21,9 @@ from services.execution.providers.known import ProviderInfo
 from services.execution.providers.retry import (
     AttemptFailed,
     RetryPolicy,
-    connection_failed,
     error_detail,
     malformed,
     status_failure,
-    timed_out,
     transport_failure,
 )
 from services.execution.providers.sse import event_batches
@@ -63,8 +61,10 @@ class OpenAICompatibleProvider(StreamingTextProvider):
     async def _open(self, request: TextRequest) -> httpx2.Response:
         try:
             return await self._post.send(body(request))
-        except openai.APIError as error:
-            raise self._failure(error) from error
+        except openai.APIStatusError as error:  # the SDK's reading of an error status and its body
+            raise status_failure(
+                error.status_code, error.response.headers, error.body, secret=self._api_key
+            ) from error
         except httpx2.TransportError as error:
             raise transport_failure(error, timeout=self._policy.timeout) from error
 
@@ -92,17 +92,6 @@ class OpenAICompatibleProvider(StreamingTextProvider):
         if chunks == 0:
             # A 200 whose body held no event at all is not an empty reply but a broken one.
             raise malformed()
-
-    def _failure(self, error: openai.APIError) -> AttemptFailed:
-        if isinstance(error, openai.APITimeoutError):
-            return timed_out(self._policy.timeout)
-        if isinstance(error, openai.APIConnectionError):
-            return connection_failed()
-        if isinstance(error, openai.APIStatusError):
-            return status_failure(
-                error.status_code, error.response.headers, error.body, secret=self._api_key
-            )
-        return self._stream_error(error.body)
 
     def _stream_error(self, body: object) -> AttemptFailed:
         """An error event inside a stream that had started fine."""
