@@ -394,6 +394,23 @@ async def test_providers_do_not_share_a_limit(
     assert fake.max_in_flight == 2
 
 
+@pytest.mark.parametrize("provider", ["mistral", "claude"])
+async def test_calls_reuse_their_connections(
+    fake: FakeProviderState, registry: ProviderRegistry, provider: str
+) -> None:
+    # A refused call's body is read, and a stream is read past its end marker: both connections
+    # go back to the pool instead of being closed.
+    fake.fail_next(HttpError(500))
+    for _ in range(3):
+        assert "".join(await collect(registry, provider)) == EXPECTED
+    await asyncio.gather(*(collect(registry, provider) for _ in range(3)))
+
+    ports = [request.client_port for request in fake.requests]
+    assert len(ports) == 7
+    assert len(set(ports[:4])) == 1
+    assert len(set(ports)) <= 3
+
+
 async def test_cancelling_a_stream_stops_it_at_once_and_closes_the_connection(
     fake: FakeProviderState, make_registry: RegistryFactory
 ) -> None:

@@ -71,6 +71,7 @@ class RecordedRequest:
     path: str
     headers: Mapping[str, str]
     json: Any
+    client_port: int | None = None  # tells the client's connections apart
 
 
 @dataclass
@@ -90,7 +91,10 @@ class FakeProviderState:
 
     def record(self, request: Request, body: Any) -> None:
         headers = {key.lower(): value for key, value in request.headers.items()}
-        self.requests.append(RecordedRequest(path=request.url.path, headers=headers, json=body))
+        port = request.client.port if request.client else None
+        self.requests.append(
+            RecordedRequest(path=request.url.path, headers=headers, json=body, client_port=port)
+        )
 
     def paths(self) -> list[str]:
         return [request.path for request in self.requests]

@@ -1,31 +1,31 @@
 """Text from Claude through the Anthropic messages API.
 
-Named so it does not shadow the `anthropic` SDK package.
+Named so it does not shadow the `anthropic` SDK package. As for the OpenAI-compatible client,
+the SDK's client builds the request once (URL, auth, its headers) and makes its exceptions of
+error statuses; each call sends it with a body built here and reads the stream as raw SSE.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator, Mapping, Sequence
 
 import anthropic
 import httpx2
-from anthropic.types import MessageParam, RawMessageStreamEvent
+from anthropic._models import FinalRequestOptions
 
 from services.execution.providers.base import Message, TextRequest
 from services.execution.providers.known import ProviderInfo
 from services.execution.providers.retry import (
     AttemptFailed,
     RetryPolicy,
-    connection_failed,
     error_detail,
     malformed,
     status_failure,
-    timed_out,
     transport_failure,
 )
-from services.execution.providers.sse import server_sent_events
-from services.execution.providers.streaming import StreamingTextProvider
+from services.execution.providers.sse import event_batches
+from services.execution.providers.streaming import PreparedPost, StreamingTextProvider
+from services.execution.providers.wire import json_body, pool_limits
 
 # The messages API requires max_tokens; this is used when the request leaves it open.
 DEFAULT_MAX_TOKENS = 2048
@@ -34,7 +34,7 @@ DEFAULT_MAX_TOKENS = 2048
 TRANSIENT_STREAM_ERRORS = frozenset({"overloaded_error", "api_error", "rate_limit_error"})
 
 
-class AnthropicProvider(StreamingTextProvider["anthropic.AsyncStream[RawMessageStreamEvent]"]):
+class AnthropicProvider(StreamingTextProvider):
     def __init__(
         self,
         info: ProviderInfo,
@@ -42,48 +42,48 @@ class AnthropicProvider(StreamingTextProvider["anthropic.AsyncStream[RawMessageS
         api_key: str,
         base_url: str,
         policy: RetryPolicy,
-        semaphore: asyncio.Semaphore,
+        concurrency: int,
     ) -> None:
-        super().__init__(info, api_key=api_key, policy=policy, semaphore=semaphore)
+        super().__init__(info, api_key=api_key, policy=policy, concurrency=concurrency)
+        http = anthropic.DefaultAioHttpClient(limits=pool_limits(concurrency))
         self._client = anthropic.AsyncAnthropic(
-            api_key=api_key, base_url=base_url, timeout=policy.timeout, max_retries=0
+            api_key=api_key, base_url=base_url, timeout=policy.timeout, max_retries=0, http_client=http
+        )
+        messages = FinalRequestOptions.construct(method="post", url="/v1/messages")
+        self._post = PreparedPost(
+            http,
+            self._client._build_request(messages),
+            self._client._make_status_error_from_response,
         )
 
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def _open(self, request: TextRequest) -> anthropic.AsyncStream[RawMessageStreamEvent]:
-        system, messages = split_system(request.messages)
+    async def _open(self, request: TextRequest) -> httpx2.Response:
         try:
-            return await self._client.messages.create(
-                model=request.model,
-                max_tokens=request.max_tokens or DEFAULT_MAX_TOKENS,
-                system=system or anthropic.omit,
-                messages=messages,
-                # SDK 1.0 dropped sampling parameters from the signature; the API still takes
-                # them on models that support sampling, so they go in the body when asked for.
-                extra_body=_sampling(request),
-                stream=True,
-            )
-        except anthropic.APIError as error:
-            raise self._failure(error) from error
+            return await self._post.send(body(request))
+        except anthropic.APIStatusError as error:  # the SDK's reading of an error status and its body
+            raise status_failure(
+                error.status_code, error.response.headers, error.body, secret=self._api_key
+            ) from error
+        except httpx2.TransportError as error:
+            raise transport_failure(error, timeout=self._policy.timeout) from error
 
-    async def _pieces(
-        self, stream: anthropic.AsyncStream[RawMessageStreamEvent]
-    ) -> AsyncGenerator[str, None]:
+    async def _pieces(self, response: httpx2.Response) -> AsyncGenerator[str, None]:
         finished = False
         try:
-            async for event in server_sent_events(stream.response.aiter_lines()):
-                if event.event == "ping":
-                    continue
-                data = event.json()
-                kind = data.get("type") if isinstance(data, dict) else None
-                if event.event == "error" or kind == "error":
-                    raise self._stream_error(data)
-                if kind == "content_block_delta" and (text := _delta_text(data)):
-                    yield text
-                elif kind == "message_stop":
-                    finished = True
+            async for events in event_batches(response.aiter_bytes()):
+                for event in events:
+                    if event.event == "ping":
+                        continue
+                    data = event.json()
+                    kind = data.get("type") if isinstance(data, dict) else None
+                    if event.event == "error" or kind == "error":
+                        raise self._stream_error(data)
+                    if kind == "content_block_delta" and (text := _delta_text(data)):
+                        yield text
+                    elif kind == "message_stop":
+                        finished = True
         except httpx2.TransportError as error:  # this SDK does not wrap errors mid-stream
             raise transport_failure(error, timeout=self._policy.timeout) from error
         except ValueError as error:  # JSON or schema errors in an event
@@ -91,17 +91,6 @@ class AnthropicProvider(StreamingTextProvider["anthropic.AsyncStream[RawMessageS
         if not finished:
             # The protocol always ends with message_stop; without it the reply may be cut short.
             raise AttemptFailed("the stream ended before the reply was complete", retryable=True)
-
-    def _failure(self, error: anthropic.APIError) -> AttemptFailed:
-        if isinstance(error, anthropic.APITimeoutError):
-            return timed_out(self._policy.timeout)
-        if isinstance(error, anthropic.APIConnectionError):
-            return connection_failed()
-        if isinstance(error, anthropic.APIStatusError) and error.status_code >= 400:
-            return status_failure(
-                error.status_code, error.response.headers, error.body, secret=self._api_key
-            )
-        return self._stream_error(error.body)
 
     def _stream_error(self, body: object) -> AttemptFailed:
         """An `error` event inside a stream that had started with a 200."""
@@ -113,17 +102,34 @@ class AnthropicProvider(StreamingTextProvider["anthropic.AsyncStream[RawMessageS
         )
 
 
-def split_system(messages: Sequence[Message]) -> tuple[str, list[MessageParam]]:
+def body(request: TextRequest) -> bytes:
+    """The messages request's JSON body, streamed; unset options left out."""
+    system, messages = split_system(request.messages)
+    payload: dict[str, object] = {
+        "model": request.model,
+        "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+        "messages": messages,
+        "stream": True,
+    }
+    if system:
+        payload["system"] = system
+    # SDK 1.0 dropped sampling parameters from its signature; the API still takes them on
+    # models that support sampling, so they go in the body when asked for.
+    if request.temperature is not None:
+        payload["temperature"] = request.temperature
+    return json_body(payload)
+
+
+def split_system(messages: Sequence[Message]) -> tuple[str, list[dict[str, str]]]:
     """System messages become the `system` parameter; the rest stay in order."""
     system = "\n\n".join(m.content for m in messages if m.role == "system")
-    rest: list[MessageParam] = [_message(m) for m in messages if m.role != "system"]
+    rest = [_message(m) for m in messages if m.role != "system"]
     return system, rest
 
 
-def _message(message: Message) -> MessageParam:
-    if message.role == "assistant":
-        return {"role": "assistant", "content": message.content}
-    return {"role": "user", "content": message.content}
+def _message(message: Message) -> dict[str, str]:
+    role = "assistant" if message.role == "assistant" else "user"
+    return {"role": role, "content": message.content}
 
 
 def _delta_text(event: dict[str, object]) -> str:
@@ -132,7 +138,3 @@ def _delta_text(event: dict[str, object]) -> str:
         text = delta.get("text")
         return text if isinstance(text, str) else ""
     return ""
-
-
-def _sampling(request: TextRequest) -> dict[str, object] | None:
-    return None if request.temperature is None else {"temperature": request.temperature}

@@ -21,6 +21,7 @@ from services.execution.providers.retry import (
     status_failure,
     transport_failure,
 )
+from services.execution.providers.wire import pool_limits
 
 ASPECT_RATIOS = ("1:1", "21:9", "16:9", "3:2", "5:4", "4:5", "2:3", "9:16", "9:21", "4:3", "3:4")
 MODEL_PREFIX = "accounts/fireworks/models/"
@@ -34,15 +35,16 @@ class FireworksProvider:
         api_key: str,
         base_url: str,
         policy: RetryPolicy,
-        semaphore: asyncio.Semaphore,
+        concurrency: int,
     ) -> None:
         self.id = info.id
         self._api_key = api_key
         self._policy = policy
-        self._semaphore = semaphore
+        self._semaphore = asyncio.Semaphore(concurrency)
         self._client = httpx2.AsyncClient(
             base_url=base_url,
             timeout=policy.timeout,
+            limits=pool_limits(concurrency),
             headers={"Authorization": f"Bearer {api_key}", "Accept": "image/jpeg"},
         )
 

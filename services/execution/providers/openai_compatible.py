@@ -1,31 +1,39 @@
-"""Text from any provider speaking OpenAI chat completions (Mistral, GLM, OpenRouter, HF)."""
+"""Text from any provider speaking OpenAI chat completions (Mistral, GLM, OpenRouter, HF).
+
+The SDK's client builds the request once (URL, auth and its headers, timeout: PreparedPost) and
+turns error statuses into its exceptions; each call sends it with a body serialised by orjson
+and reads the stream as raw SSE (sse.py). The typed `chat.completions.create` would transform
+the parameters through its TypedDicts on every call and parse every chunk into pydantic models.
+The SDK's aiohttp transport replaces httpcore's pool, which probes every idle connection on each
+request and release.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator
 
 import httpx2
 import openai
-from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
+from openai._models import FinalRequestOptions
 
-from services.execution.providers.base import Message, TextRequest
+from services.execution.providers.base import TextRequest
 from services.execution.providers.known import ProviderInfo
 from services.execution.providers.retry import (
     AttemptFailed,
     RetryPolicy,
-    connection_failed,
     error_detail,
     malformed,
     status_failure,
-    timed_out,
     transport_failure,
 )
-from services.execution.providers.sse import server_sent_events
-from services.execution.providers.streaming import StreamingTextProvider
+from services.execution.providers.sse import event_batches
+from services.execution.providers.streaming import PreparedPost, StreamingTextProvider
+from services.execution.providers.wire import json_body, pool_limits
+
+DONE = b"[DONE]"
 
 
-class OpenAICompatibleProvider(StreamingTextProvider["openai.AsyncStream[ChatCompletionChunk]"]):
+class OpenAICompatibleProvider(StreamingTextProvider):
     def __init__(
         self,
         info: ProviderInfo,
@@ -33,46 +41,50 @@ class OpenAICompatibleProvider(StreamingTextProvider["openai.AsyncStream[ChatCom
         api_key: str,
         base_url: str,
         policy: RetryPolicy,
-        semaphore: asyncio.Semaphore,
+        concurrency: int,
     ) -> None:
-        super().__init__(info, api_key=api_key, policy=policy, semaphore=semaphore)
+        super().__init__(info, api_key=api_key, policy=policy, concurrency=concurrency)
+        http = openai.DefaultAioHttpClient(limits=pool_limits(concurrency))
         self._client = openai.AsyncOpenAI(
-            api_key=api_key, base_url=base_url, timeout=policy.timeout, max_retries=0
+            api_key=api_key, base_url=base_url, timeout=policy.timeout, max_retries=0, http_client=http
+        )
+        completions = FinalRequestOptions.construct(method="post", url="/chat/completions")
+        self._post = PreparedPost(
+            http,
+            self._client._build_request(completions),
+            self._client._make_status_error_from_response,
         )
 
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def _open(self, request: TextRequest) -> openai.AsyncStream[ChatCompletionChunk]:
+    async def _open(self, request: TextRequest) -> httpx2.Response:
         try:
-            return await self._client.chat.completions.create(
-                model=request.model,
-                messages=[_message(message) for message in request.messages],
-                temperature=openai.omit if request.temperature is None else request.temperature,
-                max_tokens=openai.omit if request.max_tokens is None else request.max_tokens,
-                stream=True,
-            )
-        except openai.APIError as error:
-            raise self._failure(error) from error
+            return await self._post.send(body(request))
+        except openai.APIStatusError as error:  # the SDK's reading of an error status and its body
+            raise status_failure(
+                error.status_code, error.response.headers, error.body, secret=self._api_key
+            ) from error
+        except httpx2.TransportError as error:
+            raise transport_failure(error, timeout=self._policy.timeout) from error
 
-    async def _pieces(
-        self, stream: openai.AsyncStream[ChatCompletionChunk]
-    ) -> AsyncGenerator[str, None]:
+    async def _pieces(self, response: httpx2.Response) -> AsyncGenerator[str, None]:
         chunks = 0
         done = False
         try:
-            async for event in server_sent_events(stream.response.aiter_lines()):
+            async for events in event_batches(response.aiter_bytes()):
                 # After [DONE] the body is read to its end all the same: a response left unread
                 # closes its connection instead of returning it to the pool for the next call.
-                done = done or event.data.startswith("[DONE]")
-                if done:
-                    continue
-                chunk = event.json()
-                if event.event == "error" or (isinstance(chunk, dict) and chunk.get("error")):
-                    raise self._stream_error(chunk)
-                chunks += 1
-                if text := _text_of(chunk):
-                    yield text
+                for event in events:
+                    done = done or event.data.startswith(DONE)
+                    if done:
+                        break
+                    chunk = event.json()
+                    if event.event == "error" or (isinstance(chunk, dict) and chunk.get("error")):
+                        raise self._stream_error(chunk)
+                    chunks += 1
+                    if text := _text_of(chunk):
+                        yield text
         except httpx2.TransportError as error:
             raise transport_failure(error, timeout=self._policy.timeout) from error
         except ValueError as error:  # JSON or schema errors in an event
@@ -81,29 +93,24 @@ class OpenAICompatibleProvider(StreamingTextProvider["openai.AsyncStream[ChatCom
             # A 200 whose body held no event at all is not an empty reply but a broken one.
             raise malformed()
 
-    def _failure(self, error: openai.APIError) -> AttemptFailed:
-        if isinstance(error, openai.APITimeoutError):
-            return timed_out(self._policy.timeout)
-        if isinstance(error, openai.APIConnectionError):
-            return connection_failed()
-        if isinstance(error, openai.APIStatusError):
-            return status_failure(
-                error.status_code, error.response.headers, error.body, secret=self._api_key
-            )
-        return self._stream_error(error.body)
-
     def _stream_error(self, body: object) -> AttemptFailed:
         """An error event inside a stream that had started fine."""
         detail = error_detail(body, secret=self._api_key) or "no details"
         return AttemptFailed(f"reported an error: {detail}", retryable=False)
 
 
-def _message(message: Message) -> ChatCompletionMessageParam:
-    if message.role == "system":
-        return {"role": "system", "content": message.content}
-    if message.role == "assistant":
-        return {"role": "assistant", "content": message.content}
-    return {"role": "user", "content": message.content}
+def body(request: TextRequest) -> bytes:
+    """The chat completion's JSON body, streamed; unset options left out."""
+    payload: dict[str, object] = {
+        "model": request.model,
+        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        "stream": True,
+    }
+    if request.temperature is not None:
+        payload["temperature"] = request.temperature
+    if request.max_tokens is not None:
+        payload["max_tokens"] = request.max_tokens
+    return json_body(payload)
 
 
 def _text_of(chunk: object) -> str:

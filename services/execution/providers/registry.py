@@ -6,7 +6,6 @@ calls in flight that the others need.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Protocol, TypeVar
 
@@ -46,25 +45,25 @@ class ClientFactory(Protocol[C_co]):
         api_key: str,
         base_url: str,
         policy: RetryPolicy,
-        semaphore: asyncio.Semaphore,
+        concurrency: int,
     ) -> C_co: ...
 
 
 def _openai_client(
-    info: ProviderInfo, *, api_key: str, base_url: str, policy: RetryPolicy, semaphore: asyncio.Semaphore
+    info: ProviderInfo, *, api_key: str, base_url: str, policy: RetryPolicy, concurrency: int
 ) -> ClosableTextProvider:
     # The SDKs take a second or two to import: only a process that calls a provider pays.
     from services.execution.providers.openai_compatible import OpenAICompatibleProvider
 
-    return OpenAICompatibleProvider(info, api_key=api_key, base_url=base_url, policy=policy, semaphore=semaphore)
+    return OpenAICompatibleProvider(info, api_key=api_key, base_url=base_url, policy=policy, concurrency=concurrency)
 
 
 def _anthropic_client(
-    info: ProviderInfo, *, api_key: str, base_url: str, policy: RetryPolicy, semaphore: asyncio.Semaphore
+    info: ProviderInfo, *, api_key: str, base_url: str, policy: RetryPolicy, concurrency: int
 ) -> ClosableTextProvider:
     from services.execution.providers.anthropic_messages import AnthropicProvider
 
-    return AnthropicProvider(info, api_key=api_key, base_url=base_url, policy=policy, semaphore=semaphore)
+    return AnthropicProvider(info, api_key=api_key, base_url=base_url, policy=policy, concurrency=concurrency)
 
 
 TEXT_CLIENTS: dict[ProviderProtocol, ClientFactory[ClosableTextProvider]] = {
@@ -155,5 +154,5 @@ class ProviderRegistry:
             api_key=settings.api_key,
             base_url=settings.base_url or info.default_base_url,
             policy=self._policy,
-            semaphore=asyncio.Semaphore(self._concurrency),
+            concurrency=self._concurrency,
         )

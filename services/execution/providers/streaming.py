@@ -4,31 +4,30 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator
-from contextlib import AbstractAsyncContextManager, aclosing
-from typing import Generic, TypeVar
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
+
+import httpx2
 
 from services.execution.providers.base import TextRequest
 from services.execution.providers.known import ProviderInfo
 from services.execution.providers.retry import RetryPolicy, stream_with_retries
 from services.execution.text import storable
 
-Stream = TypeVar("Stream", bound=AbstractAsyncContextManager[object])
 
-
-class StreamingTextProvider(ABC, Generic[Stream]):
+class StreamingTextProvider(ABC):
     def __init__(
         self,
         info: ProviderInfo,
         *,
         api_key: str,
         policy: RetryPolicy,
-        semaphore: asyncio.Semaphore,
+        concurrency: int,
     ) -> None:
         self.id = info.id
         self._api_key = api_key
         self._policy = policy
-        self._semaphore = semaphore
+        self._semaphore = asyncio.Semaphore(concurrency)
 
     def stream_text(self, request: TextRequest) -> AsyncGenerator[str, None]:
         return stream_with_retries(self.id, self._policy, lambda: self._attempt(request))
@@ -40,15 +39,54 @@ class StreamingTextProvider(ABC, Generic[Stream]):
     async def _attempt(self, request: TextRequest) -> AsyncGenerator[str, None]:
         # The slot is held while the stream is open, not while waiting to retry.
         async with self._semaphore:
-            stream = await self._open(request)
-            async with stream, aclosing(self._pieces(stream)) as pieces:
+            response = await self._open(request)
+            async with aclosing(response), aclosing(self._pieces(response)) as pieces:
                 async for piece in pieces:
                     yield storable(piece)
 
     @abstractmethod
-    async def _open(self, request: TextRequest) -> Stream:
+    async def _open(self, request: TextRequest) -> httpx2.Response:
         """Send the request; raise AttemptFailed when it is refused."""
 
     @abstractmethod
-    def _pieces(self, stream: Stream) -> AsyncGenerator[str, None]:
+    def _pieces(self, response: httpx2.Response) -> AsyncGenerator[str, None]:
         """The reply's text, piece by piece; raise AttemptFailed when the stream breaks."""
+
+
+class PreparedPost:
+    """A POST that an SDK's client built once (URL, auth and the SDK's headers, timeout), sent
+    again through the SDK's HTTP client with each call's body.
+
+    Going through the SDK's `create` or even its generic `post` on every call builds pydantic
+    options, copies them twice and merges headers each time: more CPU than the rest of a
+    streamed call. Every call to one endpoint of a client with a fixed API key gets the same
+    request but for the body.
+    """
+
+    __slots__ = ("_extensions", "_headers", "_http", "_status_error", "_url")
+
+    def __init__(
+        self,
+        http: httpx2.AsyncClient,
+        template: httpx2.Request,
+        status_error: Callable[[httpx2.Response], Exception],
+    ) -> None:
+        self._http = http
+        self._url = template.url
+        # Each body sets its own length.
+        self._headers = httpx2.Headers(
+            [(k, v) for k, v in template.headers.multi_items() if k.lower() != "content-length"]
+        )
+        self._extensions = template.extensions
+        self._status_error = status_error
+
+    async def send(self, body: bytes) -> httpx2.Response:
+        """The open response; the SDK's error for an error status; httpx2's network errors."""
+        request = httpx2.Request(
+            "POST", self._url, headers=self._headers, content=body, extensions=dict(self._extensions)
+        )
+        response = await self._http.send(request, stream=True)
+        if response.status_code >= 400:
+            await response.aread()  # the error's body, and the connection back to the pool
+            raise self._status_error(response)
+        return response
