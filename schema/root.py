@@ -9,6 +9,7 @@ import strawberry
 from graphql import GraphQLError
 from opentelemetry.trace import TracerProvider
 from strawberry.extensions import SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -23,6 +24,7 @@ import resolvers.runs
 import resolvers.system
 import resolvers.users
 from schema.errors import CodedErrors
+from schema.execution import EventExecutor, OperationHooks
 from schema.extensions import DatabaseSession, Validation, ValidDocuments
 from schema.metrics import OperationMetrics
 from schema.query_limits import validation_rules
@@ -99,6 +101,11 @@ class AppSchema(strawberry.Schema):
         for error in errors:
             logger.debug("graphql error", extra={"error": error.message, "path": error.path})
 
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        return OperationHooks(execution_context, extensions)
+
 
 def build_schema(limits: Limits | None = None, *, tracer_provider: TracerProvider | None = None) -> strawberry.Schema:
     limits = limits or Limits()
@@ -125,6 +132,8 @@ def build_schema(limits: Limits | None = None, *, tracer_provider: TracerProvide
             ),
         ],
         config=StrawberryConfig(disable_field_suggestions=True),
+        # Executes a subscription's events with the selection worked out once (schema.execution).
+        execution_context_class=EventExecutor,
         # Event types appear in the schema only through the RunEvent interface.
         types=RUN_EVENT_TYPES,
     )

@@ -1,0 +1,240 @@
+"""How the schema executes a subscription's events: the selection is worked out once per
+subscription, not once per event.
+
+graphql-core executes each event of a subscription on a copy of the subscription's executor
+(`build_per_event_executor`) and, for each, collects the operation's fields again, then the
+fields of the event's type (the inline fragments of the RunEvent interface tried one by one):
+the same work, with the same answer, for every event, since a subscription's document and
+variables do not change while it runs. Its memo of collected sub-fields is keyed by the
+identity of the root's freshly collected field lists, so it never hits across events (and
+kept one entry per event for the subscription's life).
+
+`EventExecutor` keeps, for the life of one subscription:
+- the root fields collected for the first event, reused for every later one, so graphql-core's
+  own memo of collected sub-fields hits from the second event on;
+- per (object type, collected fields), a `LeafPlan` when every selected field is plain data:
+  `__typename` or a field without a resolver of its own, arguments or field extension, whose
+  type is a scalar or an enum. An event's object is then read straight into its result,
+  coerced as graphql-core coerces it; any value graphql-core would turn into an error (null
+  for a non-null field, a value the type cannot serialise) sends that object through
+  graphql-core's own execution instead, which reports it as it always has.
+
+Queries and mutations execute as Strawberry executes them; so do subscriptions whenever a
+schema extension resolves fields (tracing) or the operation can be aborted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from graphql import (
+    GraphQLField,
+    GraphQLLeafType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    OperationType,
+    is_leaf_type,
+)
+from graphql.execution.collect_fields import DeferUsage, GroupedFieldSet
+from graphql.execution.executor import CollectedErrors
+from graphql.execution.incremental.incremental_executor import DeliveryGroupMap
+from graphql.pyutils import AwaitableOrValue, Undefined
+from strawberry.extensions import SchemaExtension
+from strawberry.extensions.context import StreamResultContextManager, WrappedHook
+from strawberry.extensions.runner import SchemaExtensionsRunner
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types import ExecutionContext
+from strawberry.types.execution import StreamExecutionResult
+from strawberry.types.field import StrawberryField
+from strawberry.utils.await_maybe import await_maybe
+
+TYPENAME = "__typename"
+STRAWBERRY_DEFINITION = "strawberry-definition"
+
+
+class LeafField(NamedTuple):
+    response_name: str
+    resolve: Any  # Strawberry's resolver for a field without one: reads the attribute
+    leaf_type: GraphQLLeafType
+    non_null: bool
+
+
+class LeafPlan:
+    """The result of an object whose selected fields are all plain data, read without
+    graphql-core's per-field machinery."""
+
+    __slots__ = ("fields", "type_name")
+
+    def __init__(self, type_name: str, fields: Sequence[tuple[str, LeafField | None]]) -> None:
+        self.type_name = type_name
+        self.fields = fields  # (response name, None for __typename)
+
+    @classmethod
+    def of(cls, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> LeafPlan | None:
+        fields: list[tuple[str, LeafField | None]] = []
+        for response_name, field_details_list in grouped_field_set.items():
+            node = field_details_list[0].node
+            name = node.name.value
+            if name == TYPENAME:
+                fields.append((response_name, None))
+                continue
+            field = parent_type.fields.get(name)
+            leaf = _plain_leaf(response_name, field) if field is not None and not node.arguments else None
+            if leaf is None:
+                return None
+            fields.append((response_name, leaf))
+        return cls(parent_type.name, fields)
+
+    def complete(self, source: Any) -> dict[str, Any] | None:
+        """The object's result; None when a value needs graphql-core's execution (an error)."""
+        data: dict[str, Any] = {}
+        for response_name, field in self.fields:
+            if field is None:
+                data[response_name] = self.type_name
+                continue
+            value = field.resolve(source, None)
+            if value is None or value is Undefined:
+                if field.non_null:
+                    return None
+                data[response_name] = None
+                continue
+            if isinstance(value, Exception):
+                return None
+            try:
+                coerced = field.leaf_type.coerce_output_value(value)
+            except Exception:
+                return None
+            if coerced is None or coerced is Undefined:
+                return None
+            data[response_name] = coerced
+        return data
+
+
+def _plain_leaf(response_name: str, field: GraphQLField) -> LeafField | None:
+    """A field that only reads an attribute of a scalar or enum type, as Strawberry builds it
+    for a field without a resolver (`_is_default`, and its definition a basic field)."""
+    definition = (field.extensions or {}).get(STRAWBERRY_DEFINITION)
+    if (
+        field.args
+        or not getattr(field.resolve, "_is_default", False)
+        or not isinstance(definition, StrawberryField)
+        or not definition.is_basic_field
+    ):
+        return None
+    field_type = field.type
+    non_null = isinstance(field_type, GraphQLNonNull)
+    leaf_type = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
+    if not is_leaf_type(leaf_type):
+        return None
+    return LeafField(response_name, field.resolve, leaf_type, non_null)
+
+
+class EventExecutor(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's executor, executing a subscription's events with what it worked out for
+    the first one (see the module's docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.is_event = False
+        # Shared with every per-event copy, like graphql-core's memo of sub-fields: they live
+        # as long as the subscription. Plans are keyed by the collected fields' identity, and
+        # keep them, so that the identity is not reused.
+        self._event_root_fields: dict[GraphQLObjectType, GroupedFieldSet] = {}
+        self._leaf_plans: dict[tuple[GraphQLObjectType, int], tuple[GroupedFieldSet, LeafPlan | None]] = {}
+
+    def build_per_event_executor(self, payload: Any) -> EventExecutor:
+        # graphql-core's shallow copy (copy.copy), without copy's generic protocol.
+        executor = object.__new__(type(self))
+        executor.__dict__.update(self.__dict__)
+        executor.root_value = payload
+        executor.collected_errors = CollectedErrors()
+        executor.is_event = True
+        return executor
+
+    def execute_collected_root_fields(
+        self,
+        root_type: GraphQLObjectType,
+        root_value: Any,
+        grouped_field_set: GroupedFieldSet,
+        serially: bool,
+        new_defer_usages: Sequence[DeferUsage],
+    ) -> AwaitableOrValue[dict[str, Any]]:
+        if self.is_event and not new_defer_usages:
+            # The same document and variables collect the same fields: the first event's are
+            # kept, so that the memo of sub-fields (keyed by their identity) serves the rest.
+            grouped_field_set = self._event_root_fields.setdefault(root_type, grouped_field_set)
+        return super().execute_collected_root_fields(root_type, root_value, grouped_field_set, serially, new_defer_usages)
+
+    def execute_collected_subfields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Any,
+        grouped_field_set: GroupedFieldSet,
+        new_defer_usages: Sequence[DeferUsage],
+        delivery_group_map: DeliveryGroupMap | None,
+    ) -> AwaitableOrValue[dict[str, Any]]:
+        if self.is_event and delivery_group_map is None and not new_defer_usages and self._reads_plainly():
+            plan = self._leaf_plan(parent_type, grouped_field_set)
+            data = None if plan is None else plan.complete(source_value)
+            if data is not None:
+                return data
+        return super().execute_collected_subfields(
+            parent_type, source_value, path, grouped_field_set, new_defer_usages, delivery_group_map
+        )
+
+    def _reads_plainly(self) -> bool:
+        """No middleware around resolvers (a tracing extension), nothing that can abort."""
+        manager = self.middleware_manager
+        return (
+            self.operation.operation is OperationType.SUBSCRIPTION
+            and (manager is None or not manager.middlewares)
+            and self.abort_signal is None
+        )
+
+    def _leaf_plan(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> LeafPlan | None:
+        key = (parent_type, id(grouped_field_set))
+        known = self._leaf_plans.get(key)
+        if known is not None and known[0] is grouped_field_set:
+            return known[1]
+        plan = LeafPlan.of(parent_type, grouped_field_set)
+        self._leaf_plans[key] = (grouped_field_set, plan)
+        return plan
+
+
+class OperationHooks(SchemaExtensionsRunner):
+    """Strawberry's runner of extension hooks, which finds each stream result's hooks once per
+    operation instead of once per result (a subscription's events are its stream results), and
+    asks only the extensions that have results for them."""
+
+    def __init__(self, execution_context: ExecutionContext, extensions: list[SchemaExtension] | None = None) -> None:
+        super().__init__(execution_context, extensions)
+        self._stream_result_hooks = StreamResultContextManager(self.extensions, None).hooks  # type: ignore[arg-type]
+        self._with_results = [
+            extension for extension in self.extensions if type(extension).get_results is not SchemaExtension.get_results
+        ]
+
+    def on_stream_result(self, result: StreamExecutionResult) -> StreamResultContextManager:
+        if not self._stream_result_hooks:
+            return _NO_HOOKS  # type: ignore[return-value]
+        return _StreamResultHooks(self._stream_result_hooks, result)
+
+    async def get_extensions_results(self, ctx: ExecutionContext) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for extension in self._with_results:
+            data.update(await await_maybe(extension.get_results()))
+        data.update(ctx.extensions_results)
+        return data
+
+
+class _StreamResultHooks(StreamResultContextManager):
+    """Strawberry's context manager for one stream result, given the hooks found already."""
+
+    def __init__(self, hooks: list[WrappedHook], result: StreamExecutionResult) -> None:  # noqa: D107
+        self.hooks = hooks
+        self.result = result
+
+
+_NO_HOOKS = contextlib.nullcontext()
