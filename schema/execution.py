@@ -30,17 +30,22 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from graphql import (
+    ExecutionResult,
     GraphQLField,
+    GraphQLInterfaceType,
     GraphQLLeafType,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLUnionType,
     OperationType,
     is_leaf_type,
 )
-from graphql.execution.collect_fields import DeferUsage, GroupedFieldSet
-from graphql.execution.executor import CollectedErrors
+from graphql.execution.collect_fields import DeferUsage, FieldDetailsList, GroupedFieldSet
+from graphql.execution.executor import CollectedErrors, to_nodes
 from graphql.execution.incremental.incremental_executor import DeliveryGroupMap
-from graphql.pyutils import AwaitableOrValue, Undefined
+from graphql.execution.types import ExperimentalIncrementalExecutionResults
+from graphql.pyutils import AwaitableOrValue, Path, Undefined
+from graphql.pyutils.is_awaitable import is_awaitable
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.context import StreamResultContextManager, WrappedHook
 from strawberry.extensions.runner import SchemaExtensionsRunner
@@ -131,6 +136,17 @@ def _plain_leaf(response_name: str, field: GraphQLField) -> LeafField | None:
     return LeafField(response_name, field.resolve, leaf_type, non_null)
 
 
+def _discarded(value: object) -> bool:
+    """An awaitable where a value was expected: closed unawaited (graphql-core executes the
+    event again, and awaits it there)."""
+    if not is_awaitable(value):
+        return False
+    close = getattr(value, "close", None)
+    if close is not None:
+        close()
+    return True
+
+
 class EventExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor, executing a subscription's events with what it worked out for
     the first one (see the module's docstring)."""
@@ -152,6 +168,67 @@ class EventExecutor(StrawberryGraphQLCoreExecutionContext):
         executor.collected_errors = CollectedErrors()
         executor.is_event = True
         return executor
+
+    def execute_operation(
+        self, serially: bool | None = None
+    ) -> AwaitableOrValue[ExecutionResult | ExperimentalIncrementalExecutionResults]:
+        if self.is_event and self._event_root_fields and self._reads_plainly():
+            data = self._event_data()
+            if data is not None:
+                return self.finish(self.build_response(data))
+        return super().execute_operation(serially)
+
+    def _event_data(self) -> dict[str, Any] | None:
+        """An event's result, from the fields collected for the first one: the subscription's
+        field (which passes the event on), its type resolved and checked as graphql-core
+        does, and the event's own fields by their plan. None when anything is not plain (an
+        error to report, a field with a resolver): graphql-core executes the event then."""
+        ((root_type, grouped_field_set),) = self._event_root_fields.items()
+        if len(grouped_field_set) != 1:
+            return None
+        ((response_name, field_details_list),) = grouped_field_set.items()
+        field = root_type.fields.get(field_details_list[0].node.name.value)
+        definition = None if field is None else (field.extensions or {}).get(STRAWBERRY_DEFINITION)
+        event = self.root_value
+        if field is None or not isinstance(definition, StrawberryField) or not definition.is_subscription:
+            return None
+        if event is None or isinstance(event, Exception):
+            return None
+        try:
+            data = self._object_data(root_type, field, response_name, field_details_list, event)
+        except Exception:
+            return None
+        return None if data is None else {response_name: data}
+
+    def _object_data(
+        self,
+        root_type: GraphQLObjectType,
+        field: GraphQLField,
+        response_name: str,
+        field_details_list: FieldDetailsList,
+        event: Any,
+    ) -> dict[str, Any] | None:
+        field_type = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+        info = self.build_resolve_info(
+            field, to_nodes(field_details_list), root_type, Path(None, response_name, root_type.name)
+        )
+        if isinstance(field_type, GraphQLInterfaceType | GraphQLUnionType):
+            resolve_type = field_type.resolve_type or self.type_resolver
+            type_name = resolve_type(event, info, field_type)
+            if _discarded(type_name):
+                return None
+            object_type = self.ensure_valid_runtime_type(type_name, field_type, field_details_list, info, event)
+        elif isinstance(field_type, GraphQLObjectType):
+            object_type = field_type
+        else:
+            return None
+        if object_type.is_type_of is not None:
+            matches = object_type.is_type_of(event, info)
+            if _discarded(matches) or not matches:
+                return None
+        collected, new_defer_usages, _ = self.collect_subfields(object_type, field_details_list)
+        plan = None if new_defer_usages else self._leaf_plan(object_type, collected)
+        return None if plan is None else plan.complete(event)
 
     def execute_collected_root_fields(
         self,

@@ -3,6 +3,8 @@ exactly what Strawberry's own executor gives, for every event type and any selec
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import types
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -15,6 +17,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from schema.root import build_schema
+from services.domain_events import DomainEvent
 from services.execution import events
 
 RUN_ID = str(uuid.UUID(int=7))
@@ -64,10 +67,18 @@ class _Context:
     connection_params = None
 
     def __init__(self, sent: list[Any]) -> None:
-        self.backend = types.SimpleNamespace(runs=_Runs(sent))
+        self.backend = types.SimpleNamespace(runs=_Runs(sent), bus=types.SimpleNamespace(notifications=self))
+        self.sent = sent
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, owner_filter: object) -> AsyncIterator[asyncio.Queue[Any]]:
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        for event in self.sent:
+            queue.put_nowait(event)
+        yield queue
 
     async def require_actor(self) -> object:
-        return object()
+        return types.SimpleNamespace(owner_filter=None)
 
 
 def reference_schema(**kwargs: Any) -> strawberry.Schema:
@@ -78,12 +89,16 @@ def reference_schema(**kwargs: Any) -> strawberry.Schema:
     return schema
 
 
-async def results(schema: strawberry.Schema, query: str, variables: dict[str, Any], sent: list[Any]) -> list[Any]:
+async def results(
+    schema: strawberry.Schema, query: str, variables: dict[str, Any], sent: list[Any], limit: int | None = None
+) -> list[Any]:
     stream = await schema.subscribe(query, variable_values=variables, context_value=_Context(sent))
-    return [
-        (result.data, [error.formatted for error in result.errors or ()], result.extensions)
-        async for result in stream
-    ]
+    got = []
+    async for result in stream:
+        got.append((result.data, [error.formatted for error in result.errors or ()], result.extensions))
+        if len(got) == limit:
+            await stream.aclose()
+    return got
 
 
 FULL = """subscription($input: RunInput!) { runFlow(input: $input) {
@@ -151,6 +166,22 @@ async def test_a_value_graphql_core_refuses_is_its_error_and_the_other_events_go
         "extensions": {"code": "INTERNAL"},
     }])]
     assert [data["runFlow"]["seq"] for data, errors, _ in got if not errors] == [1, 2, 3, 4, 5, 6, 7, 9, 10]
+
+
+NOTIFICATIONS = """subscription { notifications {
+  __typename id eventName payload projectId sessionId createdAt
+  again: eventName ... on Notification { id }
+} }"""
+
+
+async def test_notifications_execute_as_strawberry_executes_them() -> None:
+    sent = [
+        DomainEvent(name="project.created", payload={"name": "A", "n": [1, None]}, user_id=1, project_id=3),
+        DomainEvent(name="flow.updated", payload={}, user_id=1, session_id="s-1", created_at=AT),
+    ]
+    ours = await results(build_schema(), NOTIFICATIONS, {}, sent, limit=len(sent))
+    assert ours == await results(reference_schema(), NOTIFICATIONS, {}, sent, limit=len(sent))
+    assert [data["notifications"]["eventName"] for data, _, _ in ours] == ["project.created", "flow.updated"]
 
 
 class _CountsResolves(SchemaExtension):
