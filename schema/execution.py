@@ -14,10 +14,15 @@ kept one entry per event for the subscription's life).
   own memo of collected sub-fields hits from the second event on;
 - per (object type, collected fields), a `LeafPlan` when every selected field is plain data:
   `__typename` or a field without a resolver of its own, arguments or field extension, whose
-  type is a scalar or an enum. An event's object is then read straight into its result,
-  coerced as graphql-core coerces it; any value graphql-core would turn into an error (null
-  for a non-null field, a value the type cannot serialise) sends that object through
-  graphql-core's own execution instead, which reports it as it always has.
+  type is a scalar or an enum (plans depend on the schema and the selection only, so the
+  subscriptions of one schema share them: `KnownPlans`). An event's object is then read
+  straight into its result, coerced as graphql-core coerces it; any value graphql-core would
+  turn into an error (null for a non-null field, a value the type cannot serialise) sends
+  that object through graphql-core's own execution instead, which reports it as it always has.
+
+From the second event on, the subscription's field itself (which passes the event on) is not
+executed field by field either: the event's type is resolved and checked with graphql-core's
+functions, then its plan reads it (`EventExecutor.execute_operation`).
 
 Queries and mutations execute as Strawberry executes them; so do subscriptions whenever a
 schema extension resolves fields (tracing) or the operation can be aborted.
@@ -26,8 +31,9 @@ schema extension resolves fields (tracing) or the operation can be aborted.
 from __future__ import annotations
 
 import contextlib
+from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from graphql import (
     ExecutionResult,
@@ -147,9 +153,37 @@ def _discarded(value: object) -> bool:
     return True
 
 
+class KnownPlans:
+    """Leaf plans by object type and selection (response names, field names, whether given
+    arguments): what a plan depends on. Most subscriptions send the same few documents, so
+    their plans are made once; the least recently used go beyond `maxsize`."""
+
+    def __init__(self, maxsize: int = 1024) -> None:
+        self.maxsize = maxsize
+        self._plans: OrderedDict[tuple[GraphQLObjectType, tuple[tuple[str, str, bool], ...]], LeafPlan | None] = (
+            OrderedDict()
+        )
+
+    def plan(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> LeafPlan | None:
+        selection = tuple(
+            (response_name, details[0].node.name.value, bool(details[0].node.arguments))
+            for response_name, details in grouped_field_set.items()
+        )
+        key = (parent_type, selection)
+        if key in self._plans:
+            self._plans.move_to_end(key)
+            return self._plans[key]
+        plan = self._plans[key] = LeafPlan.of(parent_type, grouped_field_set)
+        if len(self._plans) > self.maxsize:
+            self._plans.popitem(last=False)
+        return plan
+
+
 class EventExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor, executing a subscription's events with what it worked out for
     the first one (see the module's docstring)."""
+
+    known_plans: ClassVar[KnownPlans] = KnownPlans()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -276,9 +310,14 @@ class EventExecutor(StrawberryGraphQLCoreExecutionContext):
         known = self._leaf_plans.get(key)
         if known is not None and known[0] is grouped_field_set:
             return known[1]
-        plan = LeafPlan.of(parent_type, grouped_field_set)
+        plan = self.known_plans.plan(parent_type, grouped_field_set)
         self._leaf_plans[key] = (grouped_field_set, plan)
         return plan
+
+    @classmethod
+    def for_schema(cls) -> type[EventExecutor]:
+        """A class of its own for one schema, whose subscriptions share the plans it makes."""
+        return type(cls.__name__, (cls,), {"known_plans": KnownPlans()})
 
 
 class OperationHooks(SchemaExtensionsRunner):

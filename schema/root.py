@@ -133,7 +133,7 @@ def build_schema(limits: Limits | None = None, *, tracer_provider: TracerProvide
         ],
         config=StrawberryConfig(disable_field_suggestions=True),
         # Executes a subscription's events with the selection worked out once (schema.execution).
-        execution_context_class=EventExecutor,
+        execution_context_class=EventExecutor.for_schema(),
         # Event types appear in the schema only through the RunEvent interface.
         types=RUN_EVENT_TYPES,
     )

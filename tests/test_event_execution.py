@@ -155,6 +155,15 @@ async def test_events_execute_as_strawberry_executes_them(query: str, variables:
     assert len(ours) == len(sent) - variables.get("after", 0)
 
 
+async def test_subscriptions_of_one_schema_share_plans_and_each_gets_its_own_selection() -> None:
+    ours, reference = build_schema(), reference_schema()
+    sent = [*every_event(), terminal_variants()[0]]
+    for query, variables in [(case.values[0], case.values[1]) for case in CASES] * 2:
+        assert isinstance(query, str) and isinstance(variables, dict)
+        variables = {**variables, "input": {}} if "input" in query else variables
+        assert await results(ours, query, variables, sent) == await results(reference, query, variables, sent)
+
+
 async def test_a_value_graphql_core_refuses_is_its_error_and_the_other_events_go_on() -> None:
     sent = every_event()
     got = await results(build_schema(), FULL, {"input": {}}, sent)
