@@ -33,7 +33,7 @@ from __future__ import annotations
 import contextlib
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, cast
 
 from graphql import (
     ExecutionResult,
@@ -67,7 +67,10 @@ STRAWBERRY_DEFINITION = "strawberry-definition"
 
 class LeafField(NamedTuple):
     response_name: str
-    resolve: Any  # Strawberry's resolver for a field without one: reads the attribute
+    # What Strawberry's resolver of a field without one does: `read(source, attribute)`
+    # (StrawberryField.get_result, the schema's default resolver, getattr unless configured).
+    read: Any
+    attribute: str
     leaf_type: GraphQLLeafType
     non_null: bool
 
@@ -105,7 +108,7 @@ class LeafPlan:
             if field is None:
                 data[response_name] = self.type_name
                 continue
-            value = field.resolve(source, None)
+            value = field.read(source, field.attribute)
             if value is None or value is Undefined:
                 if field.non_null:
                     return None
@@ -139,7 +142,7 @@ def _plain_leaf(response_name: str, field: GraphQLField) -> LeafField | None:
     leaf_type = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
     if not is_leaf_type(leaf_type):
         return None
-    return LeafField(response_name, field.resolve, leaf_type, non_null)
+    return LeafField(response_name, definition.default_resolver, definition.python_name, leaf_type, non_null)
 
 
 def _discarded(value: object) -> bool:
@@ -333,9 +336,12 @@ class OperationHooks(SchemaExtensionsRunner):
         ]
 
     def on_stream_result(self, result: StreamExecutionResult) -> StreamResultContextManager:
-        if not self._stream_result_hooks:
+        hooks = self._stream_result_hooks
+        if not hooks:
             return _NO_HOOKS  # type: ignore[return-value]
-        return _StreamResultHooks(self._stream_result_hooks, result)
+        if len(hooks) == 1 and not hooks[0].is_async:
+            return _OneSyncHook(hooks[0], result)  # type: ignore[return-value]
+        return _StreamResultHooks(hooks, result)
 
     async def get_extensions_results(self, ctx: ExecutionContext) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -351,6 +357,23 @@ class _StreamResultHooks(StreamResultContextManager):
     def __init__(self, hooks: list[WrappedHook], result: StreamExecutionResult) -> None:  # noqa: D107
         self.hooks = hooks
         self.result = result
+
+
+class _OneSyncHook:
+    """The one (synchronous) hook of a stream result, entered as it is, without an exit stack."""
+
+    __slots__ = ("_entered", "hook", "result")
+
+    def __init__(self, hook: WrappedHook, result: StreamExecutionResult) -> None:
+        self.hook = hook
+        self.result = result
+
+    async def __aenter__(self) -> None:
+        self._entered = cast("contextlib.AbstractContextManager[None]", self.hook.hook(self.result))
+        self._entered.__enter__()
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
+        return self._entered.__exit__(*exc_info)
 
 
 _NO_HOOKS = contextlib.nullcontext()
