@@ -102,27 +102,29 @@ class LeafPlan:
         return cls(parent_type.name, fields)
 
     def complete(self, source: Any) -> dict[str, Any] | None:
-        """The object's result; None when a value needs graphql-core's execution (an error)."""
+        """The object's result; None when a value needs graphql-core's execution: an error to
+        report (a failing read, null for a non-null field, a value its type cannot serialise)
+        or an awaitable to await."""
         data: dict[str, Any] = {}
-        for response_name, field in self.fields:
-            if field is None:
-                data[response_name] = self.type_name
-                continue
-            value = field.read(source, field.attribute)
-            if value is None or value is Undefined:
-                if field.non_null:
+        try:
+            for response_name, field in self.fields:
+                if field is None:
+                    data[response_name] = self.type_name
+                    continue
+                value = field.read(source, field.attribute)
+                if value is None or value is Undefined:
+                    if field.non_null:
+                        return None
+                    data[response_name] = None
+                    continue
+                if isinstance(value, Exception) or is_awaitable(value):
                     return None
-                data[response_name] = None
-                continue
-            if isinstance(value, Exception):
-                return None
-            try:
                 coerced = field.leaf_type.coerce_output_value(value)
-            except Exception:
-                return None
-            if coerced is None or coerced is Undefined:
-                return None
-            data[response_name] = coerced
+                if coerced is None or coerced is Undefined:
+                    return None
+                data[response_name] = coerced
+        except Exception:
+            return None
         return data
 
 

@@ -16,6 +16,8 @@ import strawberry
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+import resolvers.runs
+import schema.types.runs as runs_types
 from schema.root import build_schema
 from services.domain_events import DomainEvent
 from services.execution import events
@@ -175,6 +177,40 @@ async def test_a_value_graphql_core_refuses_is_its_error_and_the_other_events_go
         "extensions": {"code": "INTERNAL"},
     }])]
     assert [data["runFlow"]["seq"] for data, errors, _ in got if not errors] == [1, 2, 3, 4, 5, 6, 7, 9, 10]
+
+
+class _BrokenDelta(runs_types.NodeOutputDelta):
+    """An event whose `delta` cannot be read: graphql-core reports it on that field."""
+
+    @property
+    def delta(self) -> str:  # type: ignore[override]
+        raise ValueError("unreadable")
+
+
+async def _later() -> str:
+    return "awaited"
+
+
+def _odd_events(event: Any) -> Any:
+    made = runs_types.run_event(event)
+    if isinstance(made, runs_types.NodeOutputDelta) and event.seq == 4:
+        broken = object.__new__(_BrokenDelta)
+        for name in ("run_id", "seq", "at", "node_id"):
+            setattr(broken, name, getattr(made, name))
+        return broken
+    if isinstance(made, runs_types.NodeOutputDelta) and event.seq == 5:
+        made.delta = _later()  # type: ignore[assignment]  # an awaitable value: graphql-core awaits it
+    return made
+
+
+async def test_a_field_that_fails_or_must_be_awaited_is_executed_by_graphql_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(resolvers.runs, "run_event", _odd_events)
+    sent = every_event()[:7]
+    ours = await results(build_schema(), FULL, {"input": {}}, sent)
+    assert ours == await results(reference_schema(), FULL, {"input": {}}, sent)
+    assert [(data, errors[0]["path"]) for data, errors, _ in ours if errors] == [(None, ["runFlow", "delta"])]
+    assert ours[4][0] == {"runFlow": {"__typename": "NodeOutputDelta", "runId": RUN_ID, "seq": 5,
+                                      "at": AT.isoformat(), "nodeId": "a", "delta": "awaited"}}
 
 
 NOTIFICATIONS = """subscription { notifications {
