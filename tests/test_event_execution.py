@@ -266,3 +266,24 @@ async def test_stream_result_hooks_and_extension_results_come_with_every_event()
     got = await results(ours, "subscription { runFlow(input: {}) { seq } }", {}, sent)
     assert _StreamResults.seen == [1, 2, 3]
     assert [extensions for _, _, extensions in got] == [{"seen": 0}, {"seen": 1}, {"seen": 2}]
+
+
+async def test_what_a_subscription_keeps_does_not_grow_with_its_events() -> None:
+    ours = build_schema()
+    executors: list[Any] = []
+
+    class Recorded(ours.execution_context_class):  # type: ignore[name-defined]
+        def build_per_event_executor(self, payload: Any) -> Any:
+            executors.append(self)
+            return super().build_per_event_executor(payload)
+
+    ours.execution_context_class = Recorded
+    common: dict[str, Any] = {"run_id": RUN_ID, "at": AT, "node_id": "a"}
+    sent = [events.NodeOutputDelta(seq=seq, delta="x", **common) for seq in range(1, 201)]
+    got = await results(ours, FULL, {"input": {}}, sent)
+    assert len(got) == 200 and not any(errors for _, errors, _ in got)
+    subscription = executors[0]
+    assert all(executor is subscription for executor in executors)
+    # graphql-core's memo of sub-fields and our plans: one entry for the one type of event.
+    assert len(subscription._relevant_sub_fields) == 1
+    assert len(subscription._leaf_plans) == 1
