@@ -2,7 +2,7 @@
 yielding the same events, over the same client, side by side (target ours/bare <= 1.5).
 
     uv run python -m benchmarks.event_cost [--runs 200] [--repeats 3] [--words 20]
-                                           [--chunk-delay 0.02] [--profile]
+                                           [--chunk-delay 0.02] [--profile [--profile-out FILE]]
 
 Processes (the machine's cores are shared by all of them):
 - the fake OpenAI-compatible provider (`benchmarks._fake_provider`): `--words` one-word chunks,
@@ -122,7 +122,7 @@ def recording(result: RunResult) -> list[tuple[float, dict[str, Any]]]:
     return found
 
 
-async def main(runs: int, repeats: int, words: int, chunk_delay: float, profile: bool) -> None:
+async def main(runs: int, repeats: int, words: int, chunk_delay: float, profile: bool, profile_out: Path | None) -> None:
     raise_fd_limit(4 * runs + 1024)
     provider_port, port, bare_port = free_port(), free_port(), free_port()
     provider_args = ["-m", "benchmarks._fake_provider", "--port", str(provider_port),
@@ -168,7 +168,7 @@ async def main(runs: int, repeats: int, words: int, chunk_delay: float, profile:
                 lost[name] += analysis.lost
                 delivered[name] += analysis.delivered
                 per_event[name].append(used * 1e6 / max(analysis.delivered, 1))
-        profile_file = workdir / "ours.profile.txt"
+        profile_file = profile_out or workdir / "ours.profile.txt"
         if profile:
             await batch(our_url, token, runs, ours.pid, profile=profile_file)
         load = os.getloadavg()
@@ -202,8 +202,11 @@ def cli() -> None:
     arguments.add_argument("--words", type=int, default=20)
     arguments.add_argument("--chunk-delay", type=float, default=0.02)
     arguments.add_argument("--profile", action="store_true", help="sample our server with py-spy during one more batch")
+    arguments.add_argument("--profile-out", type=Path, help="with --profile: keep py-spy's raw samples in this file")
     options = arguments.parse_args()
-    asyncio.run(main(options.runs, options.repeats, options.words, options.chunk_delay, options.profile))
+    asyncio.run(
+        main(options.runs, options.repeats, options.words, options.chunk_delay, options.profile, options.profile_out)
+    )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from starlette.requests import HTTPConnection
 
 from db.loaders import Loaders
 from services import auth, domain_events
-from services.auth import Actor
+from services.actors import Actor
 from services.backend import Backend
 from services.errors import DomainError, Unauthenticated
 

@@ -23,7 +23,8 @@ import resolvers.projects
 import resolvers.runs
 import resolvers.system
 import resolvers.users
-from schema.extensions import LeanExtensionsRunner, OperationLifecycle, Validation, ValidDocuments
+from schema.execution import EventExecutor, OperationHooks
+from schema.extensions import OperationLifecycle, Validation, ValidDocuments
 from schema.query_limits import validation_rules
 from schema.types.accounts import AuthPayload, BackofficeUser, User
 from schema.types.components import Component
@@ -90,11 +91,6 @@ class Subscription:
 
 
 class AppSchema(strawberry.Schema):
-    def create_extensions_runner(
-        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
-    ) -> SchemaExtensionsRunner:
-        return LeanExtensionsRunner(execution_context=execution_context, extensions=extensions)
-
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -102,6 +98,11 @@ class AppSchema(strawberry.Schema):
         # unexpected ones with their traceback.
         for error in errors:
             logger.debug("graphql error", extra={"error": error.message, "path": error.path})
+
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        return OperationHooks(execution_context, extensions)
 
 
 def build_schema(limits: Limits | None = None, *, tracer_provider: TracerProvider | None = None) -> strawberry.Schema:
@@ -126,6 +127,8 @@ def build_schema(limits: Limits | None = None, *, tracer_provider: TracerProvide
             ),
         ],
         config=StrawberryConfig(disable_field_suggestions=True),
+        # Executes a subscription's events with the selection worked out once (schema.execution).
+        execution_context_class=EventExecutor.for_schema(),
         # Event types appear in the schema only through the RunEvent interface.
         types=RUN_EVENT_TYPES,
     )

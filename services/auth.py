@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import BackofficeUser, RefreshToken, User
 from db.repositories.users import AccountRepository, RefreshTokenRepository
 from services import passwords
+from services.actors import Actor
 from services.domain_events import record_event
 from services.errors import AccountDeleted, Forbidden, SessionEnded, SessionRevoked, Unauthenticated
 from services.rate_limit import LoginRateLimiter, SignupRateLimiter
@@ -24,24 +25,6 @@ ACCOUNT_MODELS: dict[AccountKind, type[User] | type[BackofficeUser]] = {
     "user": User,
     "backoffice": BackofficeUser,
 }
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who is calling: an editor user or a backoffice user, within one login session."""
-
-    kind: AccountKind
-    id: int
-    session_id: uuid.UUID
-
-    @property
-    def is_backoffice(self) -> bool:
-        return self.kind == "backoffice"
-
-    @property
-    def owner_filter(self) -> int | None:
-        """The owner whose objects this actor may see; None = everyone's (backoffice)."""
-        return None if self.is_backoffice else self.id
 
 
 @dataclass(frozen=True)

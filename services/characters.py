@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ConsistentCharacter
 from db.repositories.projects import OwnedRepository
-from services.auth import Actor, require_user
+from services.actors import Actor
+from services.auth import require_user
 from services.domain_events import record_event
 from services.errors import BadInput
 from services.ownership import get_visible

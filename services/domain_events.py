@@ -24,7 +24,7 @@ from services.notifications import NotificationHub
 from services.pagination import Page, PageRequest
 
 if TYPE_CHECKING:
-    from services.auth import Actor  # auth records domain events: imported for types only
+    from services.actors import Actor
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Flow
 from db.repositories.projects import OwnedRepository
-from services.auth import Actor, require_user
+from services.actors import Actor
+from services.auth import require_user
 from services.domain_events import record_event
 from services.errors import BadInput, Conflict
 from services.execution.graph import (

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ConsistentCharacter, Flow, Project
 from db.repositories.projects import OwnedId, OwnedRepository
-from services.auth import Actor
+from services.actors import Actor
 from services.errors import NotFound
 
 Owned = TypeVar("Owned", Project, Flow, ConsistentCharacter)

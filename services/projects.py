@@ -7,7 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ConsistentCharacter, Flow, Project
 from db.repositories.projects import ListedFlow, OwnedRepository
-from services.auth import Actor, require_user
+from services.actors import Actor
+from services.auth import require_user
 from services.domain_events import record_event
 from services.ownership import get_visible
 from services.pagination import Page, PageRequest

@@ -29,7 +29,8 @@ from db.models import ConsistentCharacter, EventLog, Run, RunStatus
 from db.repositories.projects import OwnedRepository
 from db.repositories.runs import RunRepository
 from services import metrics
-from services.auth import Actor, require_user
+from services.actors import Actor
+from services.auth import require_user
 from services.cluster import Cluster
 from services.domain_events import EventBus
 from services.errors import BadInput, NotFound, RateLimited, ShuttingDown, Unavailable

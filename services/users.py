@@ -4,7 +4,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import User
 from db.repositories.users import AccountRepository
-from services.auth import Actor
+from services.actors import Actor
 from services.domain_events import record_event
 from services.errors import NotFound
 from services.sessions import SessionStates

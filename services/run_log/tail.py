@@ -58,12 +58,13 @@ class RunTail:
         await self._news.wait()
 
     def _wake(self) -> None:
-        # A new Event only when someone waited on the old one: most batches find every
-        # follower busy sending, and Events are not free.
+        # Only when someone waits: most batches find every follower busy sending. One Event
+        # for the tail's life: set() resolves the waiters' own futures, so clearing it at
+        # once wakes them all the same and leaves it ready for the next wait.
         if self._waiting:
             self._waiting = False
             self._news.set()
-            self._news = asyncio.Event()
+            self._news.clear()
 
 
 class LiveTails:
