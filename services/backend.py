@@ -20,7 +20,7 @@ from services.execution.providers.registry import ProviderRegistry
 from services.media import MediaDirectory
 from services.metrics import MeasuredProviderRegistry
 from services.rate_limit import LoginRateLimiter, SignupRateLimiter
-from services.run_log.streams import RunStreams
+from services.run_log.streams import READ_CONNECTIONS, RunStreams
 from services.run_queue import RunQueue
 from services.runs import RunManager, mark_interrupted_runs
 from services.sessions import DecodedAccessTokens, SessionStates
@@ -108,7 +108,7 @@ async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
         storage_timeout=settings.limits.run_storage_timeout_seconds,
         delta_window=settings.delta_window_ms / 1000,
         cluster=cluster,
-        streams=RunStreams(cluster.redis, cluster.prefix) if cluster else None,
+        streams=_streams(settings, cluster),
         queue=queue,
     )
     tokens = TokenCodec(settings.auth_secret_key)
@@ -140,6 +140,13 @@ def _cluster(settings: Settings) -> Cluster | None:
     if settings.redis_url is None:
         return None
     return Cluster(Redis.from_url(settings.redis_url), settings.redis_prefix)
+
+
+def _streams(settings: Settings, cluster: Cluster | None) -> RunStreams | None:
+    if cluster is None or settings.redis_url is None:
+        return None
+    reader = Redis.from_url(settings.redis_url, max_connections=READ_CONNECTIONS)
+    return RunStreams(cluster.redis, cluster.prefix, reader=reader)
 
 
 def _queue(settings: Settings) -> RunQueue | None:

@@ -442,6 +442,8 @@ class RunManager:
             live.cancel()
         await self._wait_for_live_runs(CANCEL_WAIT_SECONDS)
         await self._journal.close()
+        if self._streams is not None:
+            await self._streams.close()
 
     async def _wait_for_live_runs(self, timeout: float) -> None:
         tasks = [live.task for live in self._live.values() if live.task is not None]

@@ -7,6 +7,10 @@ capped at about `max_length` entries and expires `expire_seconds` after the run'
 that finds a gap (trimmed, or Redis restarted and lost it) reads storage instead (follow.py).
 Publishing never waits on Redis: events go through one ordered sender task, and what cannot be
 sent is dropped, not retried (storage has it).
+
+Every follower waiting on a stream holds a Redis connection while it waits (a blocking XREAD),
+so reads have a client of their own with a pool sized for that (`READ_CONNECTIONS`): followers
+can neither exhaust the connections the sender needs nor a default pool of 100.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from services.execution.events import RunEvent, event_from_json
 logger = logging.getLogger(__name__)
 
 SEND_QUEUE_LIMIT = 100_000
+# Followers of one process waiting on streams at once (Redis serves 10,000 clients by default).
+READ_CONNECTIONS = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +44,17 @@ class _Batch:
 
 class RunStreams:
     def __init__(
-        self, redis: Redis, prefix: str, *, max_length: int = 10_000, expire_seconds: int = 3_600
+        self,
+        redis: Redis,
+        prefix: str,
+        *,
+        reader: Redis | None = None,
+        max_length: int = 10_000,
+        expire_seconds: int = 3_600,
     ) -> None:
+        """`reader`: the client followers wait on (see the module's docstring), closed with this."""
         self._redis = redis
+        self._reader = reader or redis
         self._prefix = prefix
         self._max_length = max_length
         self._expire_seconds = expire_seconds
@@ -60,7 +74,7 @@ class RunStreams:
 
     async def read(self, run_id: uuid.UUID, *, after_seq: int, wait_seconds: float) -> list[RunEvent]:
         """Events after `after_seq` the stream holds, waiting up to `wait_seconds` for one."""
-        reply: Any = await self._redis.xread(
+        reply: Any = await self._reader.xread(
             {self.key(run_id): f"{after_seq}-0"}, count=1_000, block=max(1, int(wait_seconds * 1000))
         )
         return [_event(fields) for _key, entries in reply or () for _id, fields in entries]
@@ -69,6 +83,8 @@ class RunStreams:
         if self._sender is not None:
             self._sender.cancel()
             await asyncio.gather(self._sender, return_exceptions=True)
+        if self._reader is not self._redis:
+            await self._reader.aclose()
 
     async def _send_forever(self) -> None:
         while True:
