@@ -135,9 +135,9 @@ class RunQueue:
                 logger.warning("run queue worker stopped; starting again", extra={"error": str(error)})
             await asyncio.sleep(RESTART_DELAY_SECONDS)
 
-    async def _execute(self, run_id: str, session_id: str | None = None, cached_outputs: Any = None) -> None:
+    async def _execute(self, **arguments: Any) -> None:
         assert self._executor is not None
-        queued = QueuedRun(uuid.UUID(run_id), session_id, cached_outputs)
+        queued = QueuedRun.from_job(arguments)
         # Shielded: procrastinate cancels a job's task when its worker stops; the run is then
         # ended by its owner (RunManager.close), with a terminal event, not cut off mid-write.
         await asyncio.shield(self._executor.execute_queued(queued))

@@ -144,15 +144,15 @@ async def test_the_run_of_a_killed_server_process_is_finished_by_another_for_eve
     assert run["status"] == "COMPLETED" and run["nodes"] <= TERMINAL_NODE_STATUSES
 
 
-async def running_pid(session_factory: async_sessionmaker[AsyncSession], run_id: str) -> int:
-    """The pid of the process that claimed the run (worker ids are host:pid:random)."""
-    for _ in range(200):
+async def running_pid(session_factory: async_sessionmaker[AsyncSession], run_id: str, *, attempt: int = 1) -> int:
+    """The pid of the process that claimed the run's `attempt` (worker ids are host:pid:random)."""
+    for _ in range(300):
         async with session_factory() as session:
-            worker_id = await session.scalar(select(Run.worker_id).where(Run.id == uuid.UUID(run_id)))
-        if worker_id:
-            return int(worker_id.split(":")[1])
+            row = (await session.execute(select(Run.worker_id, Run.attempt).where(Run.id == uuid.UUID(run_id)))).one()
+        if row.worker_id and row.attempt >= attempt:
+            return int(row.worker_id.split(":")[1])
         await asyncio.sleep(0.05)
-    raise AssertionError(f"no process claimed run {run_id}")
+    raise AssertionError(f"no process claimed attempt {attempt} of run {run_id}")
 
 
 @contextlib.asynccontextmanager

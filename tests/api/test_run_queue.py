@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import Run
 from tests.api.run_client import CANCEL_RUN, RUN_EVENTS_AFTER, RUN_FLOW, START_RUN, collect
-from tests.api.test_distributed import STORY, execute, sign_up, watch
+from tests.api.test_distributed import STORY, execute, running_pid, sign_up, watch
 from tests.api.test_run_faults import TERMINAL_NODE_STATUSES, assert_log_holds, node_statuses, stored_log
 from tests.fakes.providers import FakeProviderState, SlowChunks
 from tests.graphql_client import Account, GraphQLClient, Subscription, graphql_ws
@@ -77,16 +77,6 @@ async def run_row(session_factory: async_sessionmaker[AsyncSession], run_id: str
         run = (await session.scalars(select(Run).where(Run.id == uuid.UUID(run_id)))).one()
         await session.commit()
     return run
-
-
-async def owner_pid(session_factory: async_sessionmaker[AsyncSession], run_id: str, *, attempt: int = 1) -> int:
-    """The pid of the worker running the run's `attempt` (worker ids are host:pid:random)."""
-    for _ in range(300):
-        run = await run_row(session_factory, run_id)
-        if run.attempt >= attempt and run.worker_id:
-            return int(run.worker_id.split(":")[1])
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no worker claimed attempt {attempt} of run {run_id}")
 
 
 async def events_until(
@@ -151,7 +141,7 @@ async def test_a_worker_killed_mid_run_has_the_run_resumed_by_another_without_re
         alice = await sign_up(processes.api, "alice")
         async with story_followed_mid_run(processes, alice) as followed:
             run_id = followed.run_id
-            first_owner = processes.worker_with_pid(await owner_pid(session_factory, run_id))
+            first_owner = processes.worker_with_pid(await running_pid(session_factory, run_id))
             first_owner.kill()
             seen = await followed.to_the_end()
         survivor = next(worker for worker in processes.workers if worker is not first_owner)
@@ -181,9 +171,9 @@ async def test_a_worker_frozen_past_its_heartbeat_cannot_write_once_thawed(
         alice = await sign_up(processes.api, "alice")
         async with story_followed_mid_run(processes, alice) as followed:
             run_id = followed.run_id
-            frozen = processes.worker_with_pid(await owner_pid(session_factory, run_id))
+            frozen = processes.worker_with_pid(await running_pid(session_factory, run_id))
             frozen.freeze()
-            await owner_pid(session_factory, run_id, attempt=2)  # taken over meanwhile
+            await running_pid(session_factory, run_id, attempt=2)  # taken over meanwhile
             frozen.thaw()
             seen = await followed.to_the_end()
         await asyncio.sleep(1)  # the thawed worker has tried to write by now
@@ -245,7 +235,7 @@ async def test_a_stalled_run_ends_as_interrupted_when_runs_of_dead_workers_are_n
         alice = await sign_up(processes.api, "alice")
         async with story_followed_mid_run(processes, alice) as followed:
             run_id = followed.run_id
-            processes.worker_with_pid(await owner_pid(session_factory, run_id)).kill()
+            processes.worker_with_pid(await running_pid(session_factory, run_id)).kill()
             seen = await followed.to_the_end()
         async with httpx.AsyncClient(base_url=processes.api.url) as http:
             results = await node_statuses(GraphQLClient(http), alice, run_id)
