@@ -35,7 +35,11 @@ from tests.fakes.providers import (
 )
 from tests.fakes.server import serve_app
 
-TIMEOUT = 0.25
+# Calls that should succeed get a timeout no loaded machine reaches, so a retry never adds a
+# request the test did not ask for; the timeout tests use the short one against long stalls.
+TIMEOUT = 5.0
+SHORT_TIMEOUT = 0.5
+STALL = 3.0
 MAX_ATTEMPTS = 3
 MAX_DELAY = 10.0
 QUESTION = "what is a flow?"
@@ -115,6 +119,11 @@ async def make_registry(base_url: str, sleeps: SleepLog) -> AsyncIterator[Regist
 @pytest.fixture
 def registry(make_registry: RegistryFactory) -> ProviderRegistry:
     return make_registry()
+
+
+@pytest.fixture
+def impatient_registry(make_registry: RegistryFactory) -> ProviderRegistry:
+    return make_registry(timeout=SHORT_TIMEOUT)
 
 
 def settings_for(base_url: str) -> dict[str, ProviderSettings]:
@@ -280,25 +289,25 @@ async def test_bad_request_carries_the_providers_reason(
 
 
 async def test_slow_first_byte_times_out_and_is_retried(
-    fake: FakeProviderState, registry: ProviderRegistry
+    fake: FakeProviderState, impatient_registry: ProviderRegistry
 ) -> None:
-    fake.fail_next(Delay(1.0))
+    fake.fail_next(Delay(STALL))
 
-    assert "".join(await collect(registry, "mistral")) == EXPECTED
+    assert "".join(await collect(impatient_registry, "mistral")) == EXPECTED
     assert len(fake.requests) == 2
 
 
 async def test_persistently_slow_provider_fails_after_max_attempts(
-    fake: FakeProviderState, registry: ProviderRegistry, elapsed: Callable[[], float]
+    fake: FakeProviderState, impatient_registry: ProviderRegistry, elapsed: Callable[[], float]
 ) -> None:
-    fake.persistent = Delay(1.0)
+    fake.persistent = Delay(STALL)
 
     with pytest.raises(ProviderError) as failure:
-        await collect(registry, "claude")
+        await collect(impatient_registry, "claude")
 
-    assert str(failure.value) == "claude: no response within 0.25s (after 3 attempts)"
+    assert str(failure.value) == "claude: no response within 0.5s (after 3 attempts)"
     assert len(fake.requests) == MAX_ATTEMPTS
-    assert elapsed() < MAX_ATTEMPTS * 1.0  # each attempt gave up at the timeout
+    assert elapsed() < MAX_ATTEMPTS * STALL  # each attempt gave up at the timeout
 
 
 @pytest.mark.parametrize("provider", ["mistral", "claude"])
@@ -343,27 +352,27 @@ async def test_no_retry_once_text_was_yielded(
 
 
 async def test_slow_stream_before_any_text_is_retried(
-    fake: FakeProviderState, registry: ProviderRegistry
+    fake: FakeProviderState, impatient_registry: ProviderRegistry
 ) -> None:
-    fake.fail_next(SlowChunks(1.0))
+    fake.fail_next(SlowChunks(STALL))
 
-    assert "".join(await collect(registry, "claude")) == EXPECTED
+    assert "".join(await collect(impatient_registry, "claude")) == EXPECTED
     assert len(fake.requests) == 2
 
 
 @pytest.mark.parametrize(("provider", "after_chunks"), [("mistral", 3), ("claude", 5)])
 async def test_stall_mid_stream_times_out_without_retry(
-    fake: FakeProviderState, registry: ProviderRegistry, provider: str, after_chunks: int
+    fake: FakeProviderState, impatient_registry: ProviderRegistry, provider: str, after_chunks: int
 ) -> None:
-    fake.fail_next(SlowChunks(1.0, after_chunks=after_chunks))
+    fake.fail_next(SlowChunks(STALL, after_chunks=after_chunks))
     pieces: list[str] = []
 
     with pytest.raises(ProviderError) as failure:
-        async for piece in registry.text(provider).stream_text(REQUEST):
+        async for piece in impatient_registry.text(provider).stream_text(REQUEST):
             pieces.append(piece)
 
     assert pieces == ["fake ", "reply "]
-    assert str(failure.value) == f"{provider}: no response within 0.25s mid-stream"
+    assert str(failure.value) == f"{provider}: no response within 0.5s mid-stream"
     assert len(fake.requests) == 1
 
 
@@ -560,11 +569,11 @@ async def test_image_errors_are_final(
     assert len(fake.requests) == 1
 
 
-async def test_slow_image_times_out(fake: FakeProviderState, registry: ProviderRegistry) -> None:
-    fake.persistent = Delay(1.0)
+async def test_slow_image_times_out(fake: FakeProviderState, impatient_registry: ProviderRegistry) -> None:
+    fake.persistent = Delay(STALL)
 
-    with pytest.raises(ProviderError, match=r"fireworks: no response within 0.25s \(after 3"):
-        await registry.image("fireworks").generate_image(IMAGE_REQUEST)
+    with pytest.raises(ProviderError, match=r"fireworks: no response within 0.5s \(after 3"):
+        await impatient_registry.image("fireworks").generate_image(IMAGE_REQUEST)
 
 
 # --- small pieces -----------------------------------------------------------------------------
