@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, inspect
+from sqlalchemy import JSON, DateTime, MetaData, Table, inspect
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
@@ -59,3 +59,10 @@ class Base(DeclarativeBase):
 def is_loaded(row: object, attribute: str) -> bool:
     """False for a column a query deferred (see OwnedRepository's lists)."""
     return attribute not in inspect(row).unloaded
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's table, for SQLAlchemy Core statements (bulk writes without ORM objects)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db.base import utc_now
 from db.models import ConsistentCharacter, EventLog, Run, RunStatus
 from db.repositories.projects import OwnedRepository
-from db.repositories.runs import RunRepository
+from db.repositories.runs import RunOutcome, RunRepository
 from services import metrics
 from services.actors import Actor
 from services.auth import require_user
@@ -158,6 +159,7 @@ class RunManager:
             session_factory, bus, self._tails, streams=streams, storage_timeout=storage_timeout
         )
         self._live: dict[uuid.UUID, LiveRun] = {}
+        self._live_by_user: Counter[int] = Counter()
         self._background: set[asyncio.Task[Any]] = set()
         self.taking_runs = True  # False once shutting down
 
@@ -175,6 +177,7 @@ class RunManager:
             provider_id = checked_text_provider(run_input.provider_id) or (flow.provider_id if flow else None)
             repository = RunRepository(session)
             await self._require_room_for_a_run(repository, user.id)
+            now = utc_now()
             run = Run(
                 id=uuid.uuid4(),
                 user_id=user.id,
@@ -183,17 +186,22 @@ class RunManager:
                 provider_id=provider_id,
                 trigger_node_id=run_input.trigger_node_id,
                 graph_data=graph_json,
-                started_at=utc_now(),
+                created_at=now,
+                started_at=now,
+                cancel_requested=False,
                 attempt=0,
             )
             owner = RunOwner(user_id=user.id, project_id=flow.project_id if flow else None, session_id=str(actor.session_id))
-            # Opened before the row commits, so a follower that finds the row finds the live run.
-            live = None if self._queue else self._open(run, graph, owner, cached_outputs)
+            # Opened before the row commits, so a follower that finds the row finds the live run;
+            # and counted from now on against the user's limit.
+            live = None if self._queue else self._track(self._open(run, graph, owner, cached_outputs))
             try:
-                await repository.add(run)
+                await repository.insert(run)
                 await session.commit()
             except BaseException:
                 self._journal.discard(run.id)
+                if live is not None:
+                    self._untrack(live)
                 raise
         if live is not None:
             self._launch(live)
@@ -253,7 +261,7 @@ class RunManager:
         live = await self._claim(queued)
         if live is None:
             return
-        self._launch(live)
+        self._launch(self._track(live))
         assert live.task is not None
         await live.task
 
@@ -303,15 +311,28 @@ class RunManager:
         return self._cluster.worker_id if self._cluster else None
 
     async def _require_room_for_a_run(self, repository: RunRepository, user_id: int) -> None:
-        if await repository.running_count(user_id) >= self._max_runs_per_user:
+        # One process runs every run, so its live runs are all the user's running runs (start-up
+        # ended any others as interrupted); with a queue, only the database knows them all.
+        running = await repository.running_count(user_id) if self._queue else self._live_by_user[user_id]
+        if running >= self._max_runs_per_user:
             raise RateLimited(
                 f"you have {self._max_runs_per_user} runs going already (the limit); "
                 "wait for one to end or cancel one",
                 retry_after_seconds=1,
             )
 
-    def _launch(self, live: LiveRun) -> None:
+    def _track(self, live: LiveRun) -> LiveRun:
         self._live[live.run_id] = live
+        self._live_by_user[live.run.user_id] += 1
+        return live
+
+    def _untrack(self, live: LiveRun) -> None:
+        if self._live.pop(live.run_id, None) is not None:
+            self._live_by_user[live.run.user_id] -= 1
+            if not self._live_by_user[live.run.user_id]:
+                del self._live_by_user[live.run.user_id]
+
+    def _launch(self, live: LiveRun) -> None:
         live.task = asyncio.create_task(self._execute(live), name=f"run {live.run_id}")
         metrics.run_started()
 
@@ -461,7 +482,7 @@ class RunManager:
         try:
             await live.record.finished.wait()
         finally:
-            self._live.pop(live.run_id, None)
+            self._untrack(live)
             metrics.run_ended()
 
     async def _run_engine(self, live: LiveRun) -> None:
@@ -558,8 +579,9 @@ async def mark_interrupted_runs(
         final = run_events.RunFailed(run_id=str(run.id), seq=last_seqs.get(run.id, 0) + 1, at=now, error=INTERRUPTED_MESSAGE)
         finals.append(final)
         _store_final(session, run, final)
-        await repository.finish(run.id, status=RunStatus.INTERRUPTED, finished_at=now, error=INTERRUPTED_MESSAGE)
-    await repository.close_unfinished_node_results([run.id for run in runs], at=now)
+    outcomes = [RunOutcome(run.id, RunStatus.INTERRUPTED, now, error=INTERRUPTED_MESSAGE) for run in runs]
+    await repository.finish(outcomes)
+    await repository.close_unfinished_node_results(outcomes)
     return finals
 
 

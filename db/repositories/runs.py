@@ -5,13 +5,15 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.base import table_of
 from db.models import EventLog, Flow, Run, RunNodeResult, RunStatus
 from db.repositories.base import ModelRepository, PageRows
 
@@ -20,6 +22,23 @@ COMPLETED_NODE_STATUSES = ("completed", "cached")
 # What a later write of a node's result replaces (the row's id and keys stay).
 _NODE_RESULT_STATE = ("status", "output", "error", "cache_key", "started_at", "finished_at", "duration_ms")
 UNFINISHED_NODE_STATUSES = ("pending", "running")
+
+# The run log's bulk statements go to the tables themselves (SQLAlchemy Core): the ORM's bulk
+# paths cost more per row than the database did (measured in benchmarks.event_cost).
+_RUNS = table_of(Run)
+_NODE_RESULTS = table_of(RunNodeResult)
+_EVENTS = table_of(EventLog)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended, as its row stores it."""
+
+    run_id: uuid.UUID
+    status: RunStatus
+    finished_at: datetime
+    outputs: dict[str, Any] | None = None
+    error: str | None = None
 
 
 class RunRepository(ModelRepository[Run]):
@@ -164,10 +183,16 @@ class RunRepository(ModelRepository[Run]):
 
     # --- recording a run: bulk statements, one per kind of row and batch ----------------------
 
+    async def insert(self, run: Run) -> None:
+        """Stores a new run from its set attributes, in one statement (SQLAlchemy Core: the
+        ORM's flush cost more than the insert); `run` stays out of the session."""
+        values = {column.key: getattr(run, column.key) for column in _RUNS.columns}
+        await self.session.execute(insert(_RUNS).values({key: value for key, value in values.items() if value is not None}))
+
     async def append_events(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Event rows (EventLog columns), in one executemany."""
         if rows:
-            await self.session.execute(insert(EventLog), list(rows))
+            await self.session.execute(insert(_EVENTS), list(rows))
 
     async def save_node_results(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Inserts or replaces node results by (run_id, node_id); one row per node at most."""
@@ -176,35 +201,53 @@ class RunRepository(ModelRepository[Run]):
         statement = _node_result_upsert(self.session.get_bind().dialect.name)
         await self.session.execute(statement, list(rows))
 
-    async def finish(
-        self,
-        run_id: uuid.UUID,
-        *,
-        status: RunStatus,
-        finished_at: datetime,
-        outputs: dict[str, Any] | None = None,
-        error: str | None = None,
-    ) -> None:
+    async def finish(self, outcomes: Sequence[RunOutcome]) -> None:
+        """Ends the runs, in one executemany."""
+        if not outcomes:
+            return
         await self.session.execute(
-            update(Run)
-            .where(Run.id == run_id)
-            .values(status=status.value, finished_at=finished_at, outputs=outputs, error=error)
+            _finish_statement(),
+            [
+                {
+                    "run_id_": outcome.run_id,
+                    "status": outcome.status.value,
+                    "finished_at": outcome.finished_at,
+                    "outputs": outcome.outputs,
+                    "error": outcome.error,
+                }
+                for outcome in outcomes
+            ],
         )
 
-    async def close_unfinished_node_results(self, run_ids: Sequence[uuid.UUID], *, at: datetime) -> None:
-        """Node results left pending or running end as cancelled: a finished run has none open."""
-        await self.session.execute(
-            update(RunNodeResult)
-            .where(RunNodeResult.run_id.in_(run_ids), RunNodeResult.status.in_(UNFINISHED_NODE_STATUSES))
-            .values(status="cancelled", finished_at=at)
-        )
+    async def close_unfinished_node_results(self, outcomes: Sequence[RunOutcome]) -> None:
+        """Node results the ended runs left pending or running end as cancelled, when their run
+        ended: a finished run has none open."""
+        if outcomes:
+            rows = [{"run_id_": outcome.run_id, "at_": outcome.finished_at} for outcome in outcomes]
+            await self.session.execute(_close_statement(), rows)
+
+
+@functools.cache
+def _finish_statement() -> Any:
+    # The SET clause comes from each row's keys: status, finished_at, outputs, error.
+    return update(_RUNS).where(_RUNS.c.id == bindparam("run_id_"))
+
+
+@functools.cache
+def _close_statement() -> Any:
+    unfinished = or_(*(_NODE_RESULTS.c.status == status for status in UNFINISHED_NODE_STATUSES))
+    return (
+        update(_NODE_RESULTS)
+        .where(_NODE_RESULTS.c.run_id == bindparam("run_id_"), unfinished)
+        .values(status="cancelled", finished_at=bindparam("at_"))
+    )
 
 
 @functools.cache
 def _node_result_upsert(dialect: str) -> Any:
     """Built once per dialect: building it cost more than running it, batch after batch."""
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(RunNodeResult)
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_NODE_RESULTS)
     return statement.on_conflict_do_update(
-        index_elements=[RunNodeResult.run_id, RunNodeResult.node_id],
+        index_elements=[_NODE_RESULTS.c.run_id, _NODE_RESULTS.c.node_id],
         set_={name: statement.excluded[name] for name in _NODE_RESULT_STATE},
     )

@@ -33,9 +33,9 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingErr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import RunStatus
-from db.repositories.runs import RunRepository
+from db.repositories.runs import RunOutcome, RunRepository
 from services import metrics
-from services.domain_events import EventBus, commit, record_event
+from services.domain_events import DomainEvent, EventBus, commit, record_events
 from services.execution import events as run_events
 from services.execution.events import NodeStatus, RunEvent, utc_now
 from services.run_log.streams import RunStreams
@@ -281,9 +281,7 @@ class RunJournal:
                 parts = await _unstored(repository, parts)
             await repository.append_events([_event_row(part.record, event) for part in parts for event in part.events])
             await repository.save_node_results([row for part in parts for row in part.node_rows])
-            for part in parts:
-                if part.final is not None:
-                    await _finish(session, repository, part.record, part.final)
+            await _finish(session, repository, [part for part in parts if part.final is not None])
             await commit(session, self._bus)
         return fenced
 
@@ -382,22 +380,40 @@ async def _unstored(repository: RunRepository, parts: list[_RunPart]) -> list[_R
     return [part for part in kept if part.events]
 
 
-async def _finish(session: AsyncSession, repository: RunRepository, record: RunRecord, final: RunEvent) -> None:
-    status = FINAL_STATUS[type(final)]
-    error = final.error if isinstance(final, run_events.RunFailed) else None
-    outputs = final.outputs if isinstance(final, run_events.RunCompleted) else None
-    await repository.finish(record.run_id, status=status, finished_at=final.at, outputs=outputs, error=error)
-    await repository.close_unfinished_node_results([record.run_id], at=final.at)
-    record_event(
-        session,
-        f"run.{status.value}",
+async def _finish(session: AsyncSession, repository: RunRepository, ending: list[_RunPart]) -> None:
+    """The runs whose terminal event is in this batch: their rows, their node results left
+    open, the domain event of each; one statement of each kind for all of them."""
+    if not ending:
+        return
+    outcomes = [_outcome(part.record, part.final) for part in ending if part.final is not None]
+    await repository.finish(outcomes)
+    # A completed run has no node left open (the engine completes it after its last node).
+    await repository.close_unfinished_node_results(
+        [outcome for outcome in outcomes if outcome.status is not RunStatus.COMPLETED]
+    )
+    await record_events(session, [_ended(part.record, outcome) for part, outcome in zip(ending, outcomes, strict=True)])
+
+
+def _outcome(record: RunRecord, final: RunEvent) -> RunOutcome:
+    return RunOutcome(
+        record.run_id,
+        FINAL_STATUS[type(final)],
+        final.at,
+        outputs=final.outputs if isinstance(final, run_events.RunCompleted) else None,
+        error=final.error if isinstance(final, run_events.RunFailed) else None,
+    )
+
+
+def _ended(record: RunRecord, outcome: RunOutcome) -> DomainEvent:
+    return DomainEvent(
+        name=f"run.{outcome.status.value}",
         user_id=record.owner.user_id,
         project_id=record.owner.project_id,
         session_id=record.owner.session_id,
         payload={
             "runId": str(record.run_id),
             "flowId": None if record.flow_id is None else str(record.flow_id),
-            "error": error,
+            "error": outcome.error,
         },
     )
 
