@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import orjson
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import PoolResetState
 
 
 def is_sqlite(url: str) -> bool:
@@ -68,8 +70,11 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int | None = None)
         return create_async_engine(
             url, echo=echo, pool_pre_ping=True, connect_args={"server_settings": settings}, **options
         )
-    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, **options)
+    engine = create_async_engine(
+        url, echo=echo, connect_args={"timeout": 30}, pool_reset_on_return=None, **options
+    )
     event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+    event.listen(engine.sync_engine.pool, "reset", partial(_roll_back_open_transaction, engine.dialect))
     return engine
 
 
@@ -80,6 +85,16 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _roll_back_open_transaction(
+    dialect: Dialect, dbapi_connection: Any, _record: Any, state: PoolResetState
+) -> None:
+    """SQLite's reset of a connection back in the pool, in place of the pool's own: that one
+    rolls back after every commit too, each time a trip to the connection's thread (aiosqlite)
+    for nothing. Only a transaction left open needs it."""
+    if state.asyncio_safe and dialect.get_driver_connection(dbapi_connection).in_transaction:
+        dbapi_connection.rollback()
 
 
 class ConnectOnceSession(AsyncSession):

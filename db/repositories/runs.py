@@ -187,7 +187,8 @@ class RunRepository(ModelRepository[Run]):
         """Stores a new run from its set attributes, in one statement (SQLAlchemy Core: the
         ORM's flush cost more than the insert); `run` stays out of the session."""
         values = {column.key: getattr(run, column.key) for column in _RUNS.columns}
-        await self.session.execute(insert(_RUNS).values({key: value for key, value in values.items() if value is not None}))
+        # As parameters, not .values(): the statement stays the same, and compiled once.
+        await self.session.execute(insert(_RUNS), {key: value for key, value in values.items() if value is not None})
 
     async def append_events(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Event rows (EventLog columns), in one executemany."""
