@@ -17,6 +17,7 @@ from db.loaders import Loaders
 from services import auth, domain_events
 from services.actors import Actor
 from services.backend import Backend
+from services.database_unavailable import database_unavailable
 from services.errors import DomainError, Unauthenticated
 
 
@@ -57,6 +58,13 @@ class Context:
             except DomainError as error:
                 self._authentication_error = error
                 raise
+            except Exception as error:
+                # The database could not check the session: UNAVAILABLE wherever authentication
+                # happens (before an operation, at a websocket's connection_init), not an
+                # internal error; and not kept, the next try may find it back.
+                if (down := database_unavailable(error)) is None:
+                    raise
+                raise down from error
         return self.authenticated_actor
 
     async def recheck_session(self, *, fresh_within: float) -> None:

@@ -10,9 +10,10 @@ from services.errors import Unavailable
 
 # SQLSTATE classes and codes of a database that is there but will not serve: connection
 # exceptions (08), insufficient resources (53, "too many clients" is 53300), shutting down or
-# starting up (57P01-57P03).
+# starting up (57P01-57P03), not accepting connections (55000: ALLOW_CONNECTIONS false, as
+# during maintenance).
 _UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53")
-_UNAVAILABLE_SQLSTATES = ("57P01", "57P02", "57P03")
+_UNAVAILABLE_SQLSTATES = ("57P01", "57P02", "57P03", "55000")
 MESSAGE = "the database is unavailable or overloaded right now; try again shortly"
 
 

@@ -164,8 +164,9 @@ class RunManager:
         self.taking_runs = True  # False once shutting down
 
     async def start(self, actor: Actor, run_input: RunInput) -> Run:
-        """Checks the input and stores the run as running; then starts its engine task here, or
-        queues it for a worker (distributed mode)."""
+        """Checks the input and stores the run as running; then starts its engine task here (the
+        row goes with the journal's next group commit), or queues it for a worker (distributed
+        mode)."""
         user = require_user(actor)
         if not self.taking_runs:
             raise ShuttingDown("this server is shutting down and takes no new runs; start the run again shortly")
@@ -192,21 +193,24 @@ class RunManager:
                 attempt=0,
             )
             owner = RunOwner(user_id=user.id, project_id=flow.project_id if flow else None, session_id=str(actor.session_id))
-            # Opened before the row commits, so a follower that finds the row finds the live run;
-            # and counted from now on against the user's limit.
-            live = None if self._queue else self._track(self._open(run, graph, owner, cached_outputs))
-            try:
-                await repository.insert(run)
+            if self._queue:
+                await repository.insert_runs([run])
                 await session.commit()
-            except BaseException:
-                self._journal.discard(run.id)
-                if live is not None:
-                    self._untrack(live)
-                raise
-        if live is not None:
-            self._launch(live)
-        else:
+                live = None
+            else:
+                # Opened before the row is stored, so a follower that finds the row finds the
+                # live run; counted against the user's limit at once, before anything can wait.
+                live = self._track(self._open(run, graph, owner, cached_outputs))
+        if live is None:
             await self._enqueue(QueuedRun(run.id, owner.session_id, cached_outputs or None))
+            return run
+        try:
+            await self._journal.create(live.record, run)
+        except BaseException:
+            self._journal.discard(run.id)
+            self._untrack(live)
+            raise
+        self._launch(live)
         return run
 
     def _open(

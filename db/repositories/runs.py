@@ -183,12 +183,17 @@ class RunRepository(ModelRepository[Run]):
 
     # --- recording a run: bulk statements, one per kind of row and batch ----------------------
 
-    async def insert(self, run: Run) -> None:
-        """Stores a new run from its set attributes, in one statement (SQLAlchemy Core: the
-        ORM's flush cost more than the insert); `run` stays out of the session."""
-        values = {column.key: getattr(run, column.key) for column in _RUNS.columns}
-        # As parameters, not .values(): the statement stays the same, and compiled once.
-        await self.session.execute(insert(_RUNS), {key: value for key, value in values.items() if value is not None})
+    async def insert_runs(self, runs: Sequence[Run]) -> None:
+        """Stores new runs, every column as the objects say (defaults are not applied), in one
+        executemany (SQLAlchemy Core: the ORM's flush cost more than the insert); the objects
+        stay out of the session."""
+        if runs:
+            rows = [{column.key: getattr(run, column.key) for column in _RUNS.columns} for run in runs]
+            await self.session.execute(insert(_RUNS), rows)
+
+    async def existing(self, run_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        """Those of these runs that are stored."""
+        return set((await self.session.scalars(select(Run.id).where(Run.id.in_(run_ids)))).all())
 
     async def append_events(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Event rows (EventLog columns), in one executemany."""

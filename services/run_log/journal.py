@@ -1,4 +1,9 @@
-"""The journal: writes every live run's events, node results and outcome, in group commits.
+"""The journal: writes every live run's row, events, node results and outcome, in group commits.
+
+A run started in this process is created through the journal too (`create`): its row goes in
+the next group commit, with the rows of the runs started meanwhile, and its starter waits for
+that commit (a new run waits for one retry at most: its starter hears at once that the database
+is unavailable).
 
 `append` only buffers, so the engine never waits for the database. One writer task takes what
 every live run has appended (at most `RUN_BATCH_LIMIT` events of each, so a huge run cannot hold
@@ -32,7 +37,7 @@ from typing import Any
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import RunStatus
+from db.models import Run, RunStatus
 from db.repositories.runs import RunOutcome, RunRepository
 from services import metrics
 from services.domain_events import DomainEvent, EventBus, commit, record_events
@@ -88,6 +93,9 @@ class RunRecord:
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)  # node id -> result row
     finished: asyncio.Event = field(default_factory=asyncio.Event)  # terminal event published
     room: asyncio.Event = field(default_factory=asyncio.Event)
+    # A run this process creates: its row, for the next group commit, and the caller's wait.
+    new_run: Run | None = None
+    created: asyncio.Future[None] | None = None
 
 
 @dataclass(frozen=True)
@@ -95,10 +103,11 @@ class _RunPart:
     record: RunRecord
     events: list[RunEvent]
     node_rows: list[dict[str, Any]]
+    new_run: Run | None = None  # to insert before anything else (the run has no events yet)
 
     @property
     def final(self) -> RunEvent | None:
-        last = self.events[-1]
+        last = self.events[-1] if self.events else None
         return last if isinstance(last, run_events.FINAL_EVENTS) else None
 
 
@@ -145,6 +154,16 @@ class RunJournal:
         if self._writer is None:
             self._writer = asyncio.create_task(self._write_forever(), name="run journal")
         return record
+
+    async def create(self, record: RunRecord, run: Run) -> None:
+        """Stores the new run's row with the next group commit (the runs started meanwhile go
+        in the same statement), before the run appends anything; returns once it is committed,
+        raises what kept it from being stored."""
+        record.new_run = run
+        record.created = asyncio.get_running_loop().create_future()
+        self._ready[record.run_id] = record
+        self._work.set()
+        await asyncio.shield(record.created)
 
     def append(self, record: RunRecord, event: RunEvent) -> None:
         if record.ended:
@@ -193,6 +212,10 @@ class RunJournal:
         parts = []
         for run_id, record in list(self._ready.items()):
             del self._ready[run_id]
+            if record.new_run is not None:
+                parts.append(_RunPart(record, [], [], record.new_run))
+                record.new_run = None
+                continue
             if not record.unwritten:
                 continue
             events = record.unwritten[:RUN_BATCH_LIMIT]
@@ -216,6 +239,10 @@ class RunJournal:
                     await self._store_one_by_one(parts)
                     return
                 now = time.monotonic()
+                if failing_since is not None:
+                    # A new run's creator waits for one retry, not for the storage timeout:
+                    # it hears at once that the database is unavailable, and no run starts.
+                    parts = self._without_new_runs(parts, error)
                 failing_since = failing_since or now
                 logger.warning(
                     "could not write run events; retrying",
@@ -224,6 +251,8 @@ class RunJournal:
                 if now - failing_since > self._storage_timeout:
                     for part in parts:
                         self._abandon(part.record, self._stop(part.record, STORAGE_LOST))
+                    return
+                if not parts:
                     return
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, LAST_RETRY_DELAY)
@@ -236,6 +265,8 @@ class RunJournal:
         for part in parts:
             if part.record.run_id in fenced:
                 self._hand_over(part.record)
+            elif part.new_run is not None:
+                _settle(part.record.created)
             else:
                 self._publish(part.record, part.events)
 
@@ -245,10 +276,25 @@ class RunJournal:
             try:
                 fenced = await self._write([part], retrying=False)
             except Exception as error:
+                if part.new_run is not None:
+                    self._not_created(part.record, error)
+                    continue
                 logger.exception("could not store a run's events", extra={"run_id": str(part.record.run_id)})
                 await self._fail_unstorable(part.record, error)
             else:
                 self._publish_or_hand_over([part], fenced)
+
+    def _without_new_runs(self, parts: list[_RunPart], error: Exception) -> list[_RunPart]:
+        for part in parts:
+            if part.new_run is not None:
+                self._not_created(part.record, error)
+        return [part for part in parts if part.new_run is None]
+
+    def _not_created(self, record: RunRecord, error: Exception) -> None:
+        """The run's row could not be stored: the run does not start; its creator hears why."""
+        self.discard(record.run_id)
+        if record.created is not None and not record.created.done():
+            record.created.set_exception(error)
 
     async def _fail_unstorable(self, record: RunRecord, error: Exception) -> None:
         message = f"this run's events could not be stored ({type(error).__name__}); the run was stopped"
@@ -279,6 +325,7 @@ class RunJournal:
             if retrying:
                 # The last attempt may have committed without our hearing of it.
                 parts = await _unstored(repository, parts)
+            await repository.insert_runs([part.new_run for part in parts if part.new_run is not None])
             await repository.append_events([_event_row(part.record, event) for part in parts for event in part.events])
             await repository.save_node_results([row for part in parts for row in part.node_rows])
             await _finish(session, repository, [part for part in parts if part.final is not None])
@@ -371,13 +418,20 @@ async def _fenced(repository: RunRepository, parts: list[_RunPart]) -> set[uuid.
 
 
 async def _unstored(repository: RunRepository, parts: list[_RunPart]) -> list[_RunPart]:
-    stored = await repository.last_seqs([part.record.run_id for part in parts])
+    new_runs = [part.new_run.id for part in parts if part.new_run is not None]
+    created = await repository.existing(new_runs) if new_runs else set()
+    stored = await repository.last_seqs([part.record.run_id for part in parts if part.new_run is None])
     kept = []
     for part in parts:
+        if part.new_run is not None:
+            if part.new_run.id not in created:
+                kept.append(part)
+            continue
         last = stored.get(part.record.run_id, 0)
         events = [event for event in part.events if event.seq > last]
-        kept.append(_RunPart(part.record, events, part.node_rows if events else []))
-    return [part for part in kept if part.events]
+        if events:
+            kept.append(_RunPart(part.record, events, part.node_rows))
+    return kept
 
 
 async def _finish(session: AsyncSession, repository: RunRepository, ending: list[_RunPart]) -> None:
@@ -416,6 +470,11 @@ def _ended(record: RunRecord, outcome: RunOutcome) -> DomainEvent:
             "error": outcome.error,
         },
     )
+
+
+def _settle(future: asyncio.Future[None] | None) -> None:
+    if future is not None and not future.done():
+        future.set_result(None)
 
 
 def _event_row(record: RunRecord, event: RunEvent) -> dict[str, Any]:

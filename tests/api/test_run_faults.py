@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -232,6 +233,31 @@ async def test_a_database_that_stays_down_ends_the_run_for_its_watchers_and_late
     assert len(stored) == len(seen)
     run = await node_statuses(live_api, alice, final["runId"])
     assert run["status"] == "FAILED" and run["nodes"] <= TERMINAL_NODE_STATUSES
+
+
+@pytest.mark.postgresql_only
+async def test_a_run_started_while_the_database_is_down_is_refused_as_unavailable_and_not_counted(
+    database_url: str, workdir: Path, provider_url: str, engine: AsyncEngine
+) -> None:
+    settings = provider_settings(database_url, workdir, provider_url, MAX_RUNS_PER_USER="1", RUN_STORAGE_TIMEOUT_SECONDS="30")
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=60) as http:
+            api = GraphQLClient(http)
+            alice = await api.signup("alice")
+            async with database_down(database_url):
+                began = time.monotonic()
+                refused = await api.execute(START_RUN, {"input": STORY}, token=alice.access_token)
+                waited = time.monotonic() - began
+            # The refused run took no room: the one run the limit allows starts.
+            started = await api.execute(START_RUN, {"input": STORY}, token=alice.access_token)
+            count = (await api.execute("{ runs { totalCount } }", token=alice.access_token)).ok()
+
+    assert refused.error_code == "UNAVAILABLE"
+    assert waited < 15  # told at once, not after the run storage timeout (30 s)
+    assert started.ok()["startRun"]["status"] == "RUNNING"
+    assert count == {"runs": {"totalCount": 1}}
 
 
 # --- a provider that fails, drops or hangs ---------------------------------------------------
