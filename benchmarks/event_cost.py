@@ -2,14 +2,19 @@
 yielding the same events, over the same client, side by side (target ours/bare <= 1.5).
 
     uv run python -m benchmarks.event_cost [--runs 200] [--repeats 3] [--words 20]
-                                           [--chunk-delay 0.02] [--profile [--profile-out FILE]]
+                                           [--chunk-delay 0.02] [--delta-window-ms 0]
+                                           [--profile [--profile-out FILE]]
 
 Processes (the machine's cores are shared by all of them):
 - the fake OpenAI-compatible provider (`benchmarks._fake_provider`): `--words` one-word chunks,
   `--chunk-delay` apart, per completion;
 - ours: `python main.py serve` in an empty temporary directory (fresh embedded SQLite), the
   provider `mistral` pointed at the fake, PROVIDER_CONCURRENCY = `--runs` (every run streams
-  at once, as the bare app's do), MAX_RUNS_PER_USER above `--runs` (one user runs them all);
+  at once, as the bare app's do), MAX_RUNS_PER_USER above `--runs` (one user runs them all),
+  DELTA_WINDOW_MS = `--delta-window-ms`: by default 0, every provider chunk its own event, 31
+  events a run, the shape the issue measured. With the server's default window (30 ms) a run
+  sends about 21: its CPU falls, but its per-run costs (the provider call, the run's row) are
+  shared by fewer events, so the figure per event rises; the table gives CPU per run too;
 - bare: `benchmarks._bare_strawberry events`, Strawberry with ParserCache and ValidationCache
   on, whose `runFlow(input)` yields the very events a client received from ours in one probe
   run (same types, fields and values; recorded before the measurement), spaced as they arrived;
@@ -122,7 +127,9 @@ def recording(result: RunResult) -> list[tuple[float, dict[str, Any]]]:
     return found
 
 
-async def main(runs: int, repeats: int, words: int, chunk_delay: float, profile: bool, profile_out: Path | None) -> None:
+async def main(
+    runs: int, repeats: int, words: int, chunk_delay: float, delta_window_ms: int, profile: bool, profile_out: Path | None
+) -> None:
     raise_fd_limit(4 * runs + 1024)
     provider_port, port, bare_port = free_port(), free_port(), free_port()
     provider_args = ["-m", "benchmarks._fake_provider", "--port", str(provider_port),
@@ -135,6 +142,7 @@ async def main(runs: int, repeats: int, words: int, chunk_delay: float, profile:
         )
         env = server_env(f"http://127.0.0.1:{provider_port}", provider_concurrency=max(runs, 32))
         env["MAX_RUNS_PER_USER"] = str(runs + 10)  # one user runs them all
+        env["DELTA_WINDOW_MS"] = str(delta_window_ms)
         ours = stack.enter_context(subprocess_server(server_args, port=port, cwd=workdir, env=env, inherit_env=False))
         token = await signup(f"http://127.0.0.1:{port}")
         our_url = f"ws://127.0.0.1:{port}/graphql"
@@ -153,6 +161,7 @@ async def main(runs: int, repeats: int, words: int, chunk_delay: float, profile:
         for url, pid in targets.values():  # warm-up
             await batch(url, token, min(runs, 20), pid)
         per_event: dict[str, list[float]] = {"ours": [], "bare": []}
+        per_run: dict[str, list[float]] = {"ours": [], "bare": []}
         walls: dict[str, list[float]] = {"ours": [], "bare": []}
         lost = {"ours": 0, "bare": 0}
         delivered = {"ours": 0, "bare": 0}
@@ -168,21 +177,24 @@ async def main(runs: int, repeats: int, words: int, chunk_delay: float, profile:
                 lost[name] += analysis.lost
                 delivered[name] += analysis.delivered
                 per_event[name].append(used * 1e6 / max(analysis.delivered, 1))
+                per_run[name].append(used * 1e3 / runs)
         profile_file = profile_out or workdir / "ours.profile.txt"
         if profile:
             await batch(our_url, token, runs, ours.pid, profile=profile_file)
         load = os.getloadavg()
         print(
             table(
-                ["server", "runs", "events/run", "events", "lost", "wall s", "server cpu us/event", "ours/bare"],
+                ["server", "runs", "events/run", "events", "lost", "wall s", "server cpu ms/run", "server cpu us/event",
+                 "ours/bare"],
                 [
-                    [name, runs, events_per_run, delivered[name], lost[name], median(walls[name]),
+                    [name, runs, events_per_run, delivered[name], lost[name], median(walls[name]), median(per_run[name]),
                      median(per_event[name]), median(per_event[name]) / median(per_event["bare"])]
                     for name in ("ours", "bare")
                 ],
                 title=(
                     f"Server CPU per delivered event: {runs} concurrent runFlow subscriptions, {words} provider chunks "
-                    f"{chunk_delay * 1000:.0f} ms apart; medians of {repeats}; {machine()}; "
+                    f"{chunk_delay * 1000:.0f} ms apart, DELTA_WINDOW_MS={delta_window_ms}; medians of {repeats}; "
+                    f"{machine()}; "
                     f"load average {load[0]:.1f}"
                 ),
             )
@@ -201,11 +213,15 @@ def cli() -> None:
     arguments.add_argument("--repeats", type=int, default=3)
     arguments.add_argument("--words", type=int, default=20)
     arguments.add_argument("--chunk-delay", type=float, default=0.02)
+    arguments.add_argument("--delta-window-ms", type=int, default=0, help="the server's DELTA_WINDOW_MS")
     arguments.add_argument("--profile", action="store_true", help="sample our server with py-spy during one more batch")
     arguments.add_argument("--profile-out", type=Path, help="with --profile: keep py-spy's raw samples in this file")
     options = arguments.parse_args()
     asyncio.run(
-        main(options.runs, options.repeats, options.words, options.chunk_delay, options.profile, options.profile_out)
+        main(
+            options.runs, options.repeats, options.words, options.chunk_delay, options.delta_window_ms,
+            options.profile, options.profile_out,
+        )
     )
 
 
