@@ -5,6 +5,7 @@ websocket message has a size cap whether or not uvicorn's own is set."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -48,9 +49,16 @@ async def raw_connection(base_url: str) -> AsyncIterator[tuple[asyncio.StreamRea
 
 
 async def read_until_closed(reader: asyncio.StreamReader) -> bytes:
-    """Everything the server sends until it closes the connection (fails if it never does)."""
+    """Everything the server sends until it closes the connection (fails if it never does).
+
+    Read as it arrives: a client still sending when the server closed gets a reset for its next
+    bytes, and a reset makes `read()` raise, losing what it had buffered (the 408)."""
+    received = b""
     async with asyncio.timeout(GIVE_UP_AFTER_SECONDS):
-        return await reader.read()
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := await reader.read(65536):
+                received += chunk
+    return received
 
 
 async def dribble(writer: asyncio.StreamWriter, chunk: bytes) -> None:
