@@ -23,7 +23,6 @@ from services.execution.providers.retry import (
     RetryPolicy,
     error_detail,
     malformed,
-    status_failure,
     transport_failure,
 )
 from services.execution.providers.sse import event_batches
@@ -53,20 +52,15 @@ class OpenAICompatibleProvider(StreamingTextProvider):
             http,
             self._client._build_request(completions),
             self._client._make_status_error_from_response,
+            secret=api_key,
+            timeout=policy.timeout,
         )
 
     async def aclose(self) -> None:
         await self._client.close()
 
     async def _open(self, request: TextRequest) -> httpx2.Response:
-        try:
-            return await self._post.send(body(request))
-        except openai.APIStatusError as error:  # the SDK's reading of an error status and its body
-            raise status_failure(
-                error.status_code, error.response.headers, error.body, secret=self._api_key
-            ) from error
-        except httpx2.TransportError as error:
-            raise transport_failure(error, timeout=self._policy.timeout) from error
+        return await self._post.send(body(request))
 
     async def _pieces(self, response: httpx2.Response) -> AsyncGenerator[str, None]:
         chunks = 0

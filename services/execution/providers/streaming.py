@@ -6,12 +6,13 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
+from typing import Protocol, cast
 
 import httpx2
 
 from services.execution.providers.base import TextRequest
 from services.execution.providers.known import ProviderInfo
-from services.execution.providers.retry import RetryPolicy, stream_with_retries
+from services.execution.providers.retry import RetryPolicy, status_failure, stream_with_retries, transport_failure
 from services.execution.text import storable
 
 
@@ -53,6 +54,16 @@ class StreamingTextProvider(ABC):
         """The reply's text, piece by piece; raise AttemptFailed when the stream breaks."""
 
 
+class StatusError(Protocol):
+    """What the SDKs' errors for an error status (openai's and anthropic's APIStatusError) say."""
+
+    status_code: int
+    body: object
+
+    @property
+    def response(self) -> httpx2.Response: ...
+
+
 class PreparedPost:
     """A POST that an SDK's client built once (URL, auth and the SDK's headers, timeout), sent
     again through the SDK's HTTP client with each call's body.
@@ -63,15 +74,22 @@ class PreparedPost:
     request but for the body.
     """
 
-    __slots__ = ("_extensions", "_headers", "_http", "_status_error", "_url")
+    __slots__ = ("_extensions", "_headers", "_http", "_secret", "_status_error", "_timeout", "_url")
 
     def __init__(
         self,
         http: httpx2.AsyncClient,
         template: httpx2.Request,
-        status_error: Callable[[httpx2.Response], Exception],
+        status_error: Callable[[httpx2.Response], StatusError],
+        *,
+        secret: str,
+        timeout: float,
     ) -> None:
+        """`status_error`: the SDK's reading of an error status and its body; `secret`: the API
+        key, kept out of error messages; `timeout`: the one the SDK's client was given."""
         self._http = http
+        self._secret = secret
+        self._timeout = timeout
         self._url = template.url
         # Each body sets its own length.
         self._headers = httpx2.Headers(
@@ -81,12 +99,18 @@ class PreparedPost:
         self._status_error = status_error
 
     async def send(self, body: bytes) -> httpx2.Response:
-        """The open response; the SDK's error for an error status; httpx2's network errors."""
+        """The open response; AttemptFailed for an error status or a network failure."""
         request = httpx2.Request(
             "POST", self._url, headers=self._headers, content=body, extensions=dict(self._extensions)
         )
-        response = await self._http.send(request, stream=True)
+        try:
+            response = await self._http.send(request, stream=True)
+            if response.status_code >= 400:
+                await response.aread()  # the error's body, and the connection back to the pool
+        except httpx2.TransportError as error:
+            raise transport_failure(error, timeout=self._timeout) from error
         if response.status_code >= 400:
-            await response.aread()  # the error's body, and the connection back to the pool
-            raise self._status_error(response)
+            refused = self._status_error(response)
+            failure = status_failure(refused.status_code, refused.response.headers, refused.body, secret=self._secret)
+            raise failure from cast(Exception, refused)  # StatusError says what the SDKs' exceptions have
         return response
