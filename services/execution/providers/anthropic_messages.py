@@ -49,13 +49,7 @@ class AnthropicProvider(StreamingTextProvider):
             api_key=api_key, base_url=base_url, timeout=policy.timeout, max_retries=0, http_client=http
         )
         messages = FinalRequestOptions.construct(method="post", url="/v1/messages")
-        self._post = PreparedPost(
-            http,
-            self._client._build_request(messages),
-            self._client._make_status_error_from_response,
-            secret=api_key,
-            timeout=policy.timeout,
-        )
+        self._post = PreparedPost.of(self._client, http, messages, secret=api_key, timeout=policy.timeout)
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -48,13 +48,7 @@ class OpenAICompatibleProvider(StreamingTextProvider):
             api_key=api_key, base_url=base_url, timeout=policy.timeout, max_retries=0, http_client=http
         )
         completions = FinalRequestOptions.construct(method="post", url="/chat/completions")
-        self._post = PreparedPost(
-            http,
-            self._client._build_request(completions),
-            self._client._make_status_error_from_response,
-            secret=api_key,
-            timeout=policy.timeout,
-        )
+        self._post = PreparedPost.of(self._client, http, completions, secret=api_key, timeout=policy.timeout)
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -6,7 +6,7 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 import httpx2
 
@@ -64,6 +64,15 @@ class StatusError(Protocol):
     def response(self) -> httpx2.Response: ...
 
 
+class SDKClient(Protocol):
+    """What PreparedPost takes from an SDK's client (openai's and anthropic's are built alike):
+    its private request builder and error reader, used here and nowhere else."""
+
+    def _build_request(self, options: Any) -> httpx2.Request: ...
+
+    def _make_status_error_from_response(self, response: httpx2.Response) -> Any: ...
+
+
 class PreparedPost:
     """A POST that an SDK's client built once (URL, auth and the SDK's headers, timeout), sent
     again through the SDK's HTTP client with each call's body.
@@ -97,6 +106,18 @@ class PreparedPost:
         )
         self._extensions = template.extensions
         self._status_error = status_error
+
+    @classmethod
+    def of(cls, client: SDKClient, http: httpx2.AsyncClient, options: Any, *, secret: str, timeout: float) -> PreparedPost:
+        """The POST that `client` builds for `options` (its FinalRequestOptions for one endpoint),
+        sent through `http`, the client's HTTP client."""
+        return cls(
+            http,
+            client._build_request(options),
+            client._make_status_error_from_response,
+            secret=secret,
+            timeout=timeout,
+        )
 
     async def send(self, body: bytes) -> httpx2.Response:
         """The open response; AttemptFailed for an error status or a network failure."""
