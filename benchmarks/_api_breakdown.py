@@ -1,7 +1,7 @@
 """Where a typical query's time goes: the app in this process, timers around its main steps.
 
 Used by `python -m benchmarks.api_throughput --breakdown [--flow-nodes N]`. The app is
-`main.create_app` with a fresh embedded SQLite database in a temporary directory, called
+`web.app.create_app` with a fresh embedded SQLite database in a temporary directory, called
 through httpx's ASGI transport one request at a time, so each timer reads the wall time of its
 step (including waits on aiosqlite's thread) with nothing else running. Timers wrap functions
 by patching them in memory for this process only; no file changes.
@@ -28,8 +28,8 @@ STEPS: list[tuple[str, str, str]] = [
     ("strawberry.schema.schema", "parse", "  parse the document"),
     ("strawberry.schema.schema", "validate_document", "  validate the document"),
     ("schema.context", "Context.actor", "  authenticate (JWT, session check: 1 SELECT)"),
-    ("services.projects", "list_projects", "  projects page (SELECT page, SELECT count)"),
-    ("services.projects", "list_projects_with_flows", "  projects page with their flows (1 SELECT)"),
+    ("services.projects.projects", "list_projects", "  projects page (SELECT page, SELECT count)"),
+    ("services.projects.projects", "list_projects_with_flows", "  projects page with their flows (1 SELECT)"),
     ("db.loaders", "ByProjectLoader.batch_load_fn", "  flows of the projects (DataLoader: 1 SELECT)"),
     ("schema.context", "Context.finish", "  end the operation's transaction"),
 ]
@@ -73,8 +73,8 @@ def _is_async(function: Any) -> bool:
 
 
 async def breakdown(flow_nodes: int, requests: int = 200) -> None:
-    import main
-    from services.settings import load_settings
+    from services.platform.settings import load_settings
+    from web.app import create_app
 
     spent: dict[str, float] = collections.defaultdict(float)
     undo = [_patch(module, path, label, spent) for module, path, label in STEPS]
@@ -82,7 +82,7 @@ async def breakdown(flow_nodes: int, requests: int = 200) -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="bench-breakdown-") as workdir:
             settings = load_settings({"BCRYPT_ROUNDS": "4"}, workdir=Path(workdir))
-            app = main.create_app(settings)
+            app = create_app(settings)
             async with app.router.lifespan_context(app):
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:

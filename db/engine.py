@@ -65,7 +65,7 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int | None = None)
     }
     if not sqlite:
         # A process frozen inside a transaction (SIGSTOP, a stalled VM) would hold its row locks
-        # for good: a run's claim by another worker waits on them (services.run_queue).
+        # for good: a run's claim by another worker waits on them (services.runs.queue).
         settings = {"idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_TIMEOUT_MS)}
         return create_async_engine(
             url, echo=echo, pool_pre_ping=True, connect_args={"server_settings": settings}, **options

@@ -4,8 +4,8 @@ from db.models import BackofficeUser as BackofficeUserModel
 from schema.context import Info
 from schema.inputs import LoginInput, SignupInput
 from schema.types.accounts import AuthPayload, BackofficeUser
-from services import auth
-from services.tokens import AccountKind
+from services.accounts import auth
+from services.accounts.tokens import AccountKind
 
 
 async def signup(info: Info, input: SignupInput) -> AuthPayload:

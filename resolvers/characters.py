@@ -7,8 +7,8 @@ from schema.context import Info
 from schema.inputs import CreateCharacterInput, UpdateCharacterInput
 from schema.types.pagination import Connection
 from schema.types.projects import Character
-from services import characters
-from services.characters import CharacterChanges
+from services.projects import characters
+from services.projects.characters import CharacterChanges
 
 
 async def list_characters(

@@ -12,7 +12,7 @@ from graphql import (
 from strawberry.types.unset import UnsetType
 
 from schema.context import Info
-from services.pagination import PageRequest, page_request
+from services.platform.pagination import PageRequest, page_request
 
 Value = TypeVar("Value")
 

@@ -6,12 +6,12 @@ from resolvers.common import page_of
 from schema.context import Info
 from schema.types.events import EventLog, Notification
 from schema.types.pagination import Connection
-from services import domain_events
+from services.events import bus as event_bus
 
 
 async def events(info: Info, first: int | None = None, after: str | None = None) -> Connection[EventLog]:
     actor = await info.context.require_actor()
-    page = await domain_events.list_events(info.context.session, actor, page_of(info, first, after))
+    page = await event_bus.list_events(info.context.session, actor, page_of(info, first, after))
     return Connection.of(page, EventLog.from_event)
 
 

@@ -8,7 +8,7 @@ from schema.context import Info
 from schema.inputs import CreateFlowInput, UpdateFlowInput
 from schema.types.pagination import Connection
 from schema.types.projects import Flow
-from services import flows
+from services.projects import flows
 
 
 async def list_flows(

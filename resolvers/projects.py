@@ -7,7 +7,7 @@ from schema.context import Info
 from schema.inputs import CreateProjectInput, UpdateProjectInput
 from schema.types.pagination import Connection
 from schema.types.projects import Project
-from services import projects
+from services.projects import projects
 
 # Where a page of projects selects its projects' flows.
 FLOWS_OF_NODES = ("nodes", "flows")

@@ -9,7 +9,7 @@ from resolvers.common import page_of
 from schema.context import Info
 from schema.types.pagination import Connection
 from schema.types.runs import Run, RunEvent, RunInput, run_event
-from services import runs
+from services.runs import manager as runs
 
 
 async def run_flow(info: Info, input: RunInput) -> AsyncGenerator[RunEvent, None]:

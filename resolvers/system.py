@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from schema.context import Info
 from schema.types.system import Health, Provider
-from services import system
+from services.platform.health import check_health, provider_statuses
 
 
 async def health(info: Info) -> Health:
-    report = await system.check_health(lambda: info.context.session, info.context.backend.database_probe)
+    report = await check_health(lambda: info.context.session, info.context.backend.database_probe)
     return Health(status=report.status, database=report.database, version=report.version)
 
 
@@ -19,5 +19,5 @@ async def providers(info: Info) -> list[Provider]:
             available=status.available,
             default_model=status.info.default_model,
         )
-        for status in system.provider_statuses(info.context.backend.settings)
+        for status in provider_statuses(info.context.backend.settings)
     ]

@@ -4,7 +4,7 @@ import strawberry
 
 from schema.context import Info
 from schema.types.accounts import User
-from services import auth, users
+from services.accounts import auth, users
 
 
 async def me(info: Info) -> User:

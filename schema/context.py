@@ -14,11 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from db.loaders import Loaders
-from services import auth, domain_events
-from services.actors import Actor
+from services.accounts import auth
+from services.accounts.actors import Actor
 from services.backend import Backend
-from services.database_unavailable import database_unavailable
 from services.errors import DomainError, Unauthenticated
+from services.events import bus as event_bus
+from services.platform.database_unavailable import database_unavailable
 
 
 @dataclass
@@ -88,7 +89,7 @@ class Context:
 
     def for_operation(self) -> Context:
         # Each operation checks the token again (a websocket outlives logouts and expiries); the
-        # check is cheap, see services.sessions.
+        # check is cheap, see services.accounts.sessions.
         return replace(
             self, authenticated_actor=None, _authentication_error=None, _session=None, _loaders=None
         )
@@ -99,9 +100,9 @@ class Context:
             return
         try:
             if succeeded:
-                await domain_events.commit(self._session, self.backend.bus)
+                await event_bus.commit(self._session, self.backend.bus)
             else:
-                await domain_events.rollback(self._session)
+                await event_bus.rollback(self._session)
         finally:
             await self._session.close()
             self._session = None

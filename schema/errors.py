@@ -9,9 +9,9 @@ from graphql.error import GraphQLError
 from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
 from strawberry.types.execution import StreamExecutionResult
 
-from services.database_unavailable import database_unavailable
 from services.errors import BadInput, Conflict, DomainError, RateLimited
-from services.write_conflicts import lost_race
+from services.platform.database_unavailable import database_unavailable
+from services.platform.write_conflicts import lost_race
 
 logger = logging.getLogger(__name__)
 

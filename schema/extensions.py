@@ -34,8 +34,8 @@ from schema.errors import code_result_errors, code_stream_errors, coded_error, i
 from schema.metrics import record_operation
 from schema.query_limits import ValidationRules, validate_query
 from services.errors import BadInput, DomainError
-from services.validation import check_json_value
-from services.write_conflicts import lost_race
+from services.platform.input_checks import check_json_value
+from services.platform.write_conflicts import lost_race
 
 logger = logging.getLogger(__name__)
 

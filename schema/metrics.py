@@ -1,4 +1,4 @@
-"""Counts and times every GraphQL operation (services.metrics), named by its root field."""
+"""Counts and times every GraphQL operation (services.platform.metrics), named by its root field."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from graphql import FieldNode, GraphQLError, OperationDefinitionNode
 from graphql.language import OperationType as OperationTypeNode
 from strawberry.types.execution import ExecutionContext
 
-from services import metrics
+from services.platform import metrics
 
 
 def record_operation(context: ExecutionContext, started: float) -> None:

@@ -48,8 +48,8 @@ from graphql.validation import (
 from graphql.validation.validate import ValidationAbortedError
 from strawberry.schema.schema import validate_document
 
-from services.pagination import DEFAULT_PAGE_SIZE
-from services.settings import Limits
+from services.platform.pagination import DEFAULT_PAGE_SIZE
+from services.platform.settings import Limits
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 import resolvers.auth
+import resolvers.catalog
 import resolvers.characters
-import resolvers.components
 import resolvers.events
 import resolvers.flows
 import resolvers.projects
@@ -33,7 +33,7 @@ from schema.types.pagination import Connection
 from schema.types.projects import Character, Flow, Project
 from schema.types.runs import RUN_EVENT_TYPES, Run, RunEvent
 from schema.types.system import Health, Provider
-from services.settings import Limits
+from services.platform.settings import Limits
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +46,8 @@ class Query:
     user: User = strawberry.field(resolver=resolvers.users.user)
     projects: Connection[Project] = strawberry.field(resolver=resolvers.projects.list_projects)
     project: Project = strawberry.field(resolver=resolvers.projects.project)
-    components: list[Component] = strawberry.field(resolver=resolvers.components.components)
-    component: Component = strawberry.field(resolver=resolvers.components.component)
+    components: list[Component] = strawberry.field(resolver=resolvers.catalog.components)
+    component: Component = strawberry.field(resolver=resolvers.catalog.component)
     flows: Connection[Flow] = strawberry.field(resolver=resolvers.flows.list_flows)
     flow: Flow = strawberry.field(resolver=resolvers.flows.flow)
     characters: Connection[Character] = strawberry.field(resolver=resolvers.characters.list_characters)

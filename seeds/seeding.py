@@ -134,7 +134,7 @@ def _field_values(spec: FieldSpec, order: int) -> dict[str, Any]:
         "label": spec.label,
         "kind": spec.kind,
         "default": spec.default,
-        # Stored as the list of {"value", "label"} dicts that services.components.load_catalog reads back.
+        # Stored as the list of {"value", "label"} dicts that services.projects.catalog.load_catalog reads back.
         "options": None
         if spec.options is None
         else [{"value": option.value, "label": option.label} for option in spec.options],

@@ -10,23 +10,23 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from db.engine import create_session_factory
 from db.migrations import migrations_pending
-from services.auth import AuthConfig
-from services.cluster import Cluster, ClusterCallbacks
-from services.components import load_catalog
-from services.domain_events import EventBus
-from services.event_handlers import handlers
+from services.accounts.auth import AuthConfig
+from services.accounts.rate_limits import LoginRateLimiter, SignupRateLimiter
+from services.accounts.sessions import DecodedAccessTokens, SessionStates
+from services.accounts.tokens import TokenCodec
+from services.events.bus import EventBus
+from services.events.handlers import handlers
 from services.execution.catalog import Catalog
 from services.execution.providers.registry import ProviderRegistry
-from services.media import MediaDirectory
-from services.metrics import MeasuredProviderRegistry
-from services.rate_limit import LoginRateLimiter, SignupRateLimiter
-from services.run_log.streams import READ_CONNECTIONS, RunStreams
-from services.run_queue import RunQueue
-from services.runs import RunManager, mark_interrupted_runs
-from services.sessions import DecodedAccessTokens, SessionStates
-from services.settings import Settings
-from services.system import DatabaseProbe
-from services.tokens import TokenCodec
+from services.platform.health import DatabaseProbe
+from services.platform.media import MediaDirectory
+from services.platform.metrics import MeasuredProviderRegistry
+from services.platform.settings import Settings
+from services.projects.catalog import load_catalog
+from services.runs.cluster import Cluster, ClusterCallbacks
+from services.runs.log.streams import READ_CONNECTIONS, RunStreams
+from services.runs.manager import RunManager, mark_interrupted_runs
+from services.runs.queue import RunQueue
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class Backend:
 
     async def close(self) -> None:
         # Runs still going are cancelled at once: the grace period is given before, by `serve`
-        # draining on SIGTERM (resolvers.serving), not by every stop (Ctrl-C must be quick).
+        # draining on SIGTERM (web.serving), not by every stop (Ctrl-C must be quick).
         if self.queue is not None:
             await self.queue.stop_worker()
         await self.runs.close()

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from main import create_app
-from resolvers.serving import server_options
-from services import auth
-from services.settings import Settings, load_settings
+from services.accounts import auth
+from services.platform.settings import Settings, load_settings
 from tests.fakes.server import serve_app
 from tests.graphql_client import PASSWORD, GraphQLClient
+from web.app import create_app
+from web.serving import server_options
 
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256"
 

@@ -1,4 +1,4 @@
-"""The decoded access tokens kept for a few seconds (services.sessions.DecodedAccessTokens): the
+"""The decoded access tokens kept for a few seconds (services.accounts.sessions.DecodedAccessTokens): the
 text is the key, expiry is checked on every use, and only tokens that decoded are kept."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.accounts.sessions import DecodedAccessTokens
+from services.accounts.tokens import ACCESS_TOKEN_LIFETIME, TokenClaims, TokenCodec, TokenType
 from services.errors import InvalidToken, TokenExpired
-from services.sessions import DecodedAccessTokens
-from services.tokens import ACCESS_TOKEN_LIFETIME, TokenClaims, TokenCodec, TokenType
 
 
 class CountingCodec(TokenCodec):

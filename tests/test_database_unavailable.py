@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import create_engine
 from schema.errors import coded_or_masked
-from services.database_unavailable import database_unavailable
+from services.platform.database_unavailable import database_unavailable
 
 pytestmark = pytest.mark.postgresql_only
 

@@ -19,7 +19,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 import resolvers.runs
 import schema.types.runs as runs_types
 from schema.root import build_schema
-from services.domain_events import DomainEvent
+from services.events.bus import DomainEvent
 from services.execution import events
 
 RUN_ID = str(uuid.UUID(int=7))

@@ -10,7 +10,7 @@ from graphql import DocumentNode, OperationDefinitionNode, parse
 
 from schema.query_limits import validate_query, validation_rules
 from schema.root import build_schema
-from services.settings import Limits
+from services.platform.settings import Limits
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

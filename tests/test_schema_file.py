@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from main import schema_sdl
+from cli.commands import schema_sdl
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
 

@@ -21,10 +21,10 @@ from db.models import (
 )
 from seeds.components import CATALOG
 from seeds.seeding import seed_catalog
-from services.components import load_catalog
 from services.execution.catalog import PORT_KINDS, Catalog, ComponentSpec, FieldOption
 from services.execution.languages import LANGUAGES, language_name
 from services.execution.providers.known import PROVIDERS
+from services.projects.catalog import load_catalog
 
 CATALOG_MODELS = (
     AgenticComponent,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from services.settings import SettingsError, load_settings
+from services.platform.settings import SettingsError, load_settings
 
 PRODUCTION = {"DATABASE_URL": "postgresql+asyncpg://app@db/flows", "AUTH_SECRET_KEY": "k" * 40}
 

@@ -40,11 +40,11 @@ class Run(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
-    # Distributed mode: the process running it (services.cluster), and a cancel asked for
+    # Distributed mode: the process running it (services.runs.cluster), and a cancel asked for
     # from any process, stored before it is announced.
     worker_id: Mapped[str | None] = mapped_column(String(100))
     cancel_requested: Mapped[bool] = mapped_column(default=False, server_default=false())
-    # Distributed mode: counted up by each worker that claims the run (services.run_queue); a
+    # Distributed mode: counted up by each worker that claims the run (services.runs.queue); a
     # write of the run's log by any other attempt is refused, so a worker that wakes up after
     # its run was taken over cannot write.
     attempt: Mapped[int] = mapped_column(default=0, server_default="0")

@@ -6,7 +6,7 @@ import strawberry
 
 from db.models import BackofficeUser as BackofficeUserModel
 from db.models import User as UserModel
-from services.auth import AuthResult
+from services.accounts.auth import AuthResult
 
 
 @strawberry.interface(description="Anyone who can sign in: an editor user or a backoffice user.")

@@ -6,7 +6,7 @@ from typing import Self
 import strawberry
 from strawberry.scalars import JSON
 
-from services.domain_events import DomainEvent
+from services.events.bus import DomainEvent
 
 
 @strawberry.type(description="A domain event: project.created, flow.updated, ...")

@@ -7,7 +7,7 @@ from typing import Generic, TypeVar
 
 import strawberry
 
-from services.pagination import Page
+from services.platform.pagination import Page
 
 Node = TypeVar("Node")
 Item = TypeVar("Item")

@@ -1,6 +1,6 @@
 """The component catalog as the engine and GraphQL see it: frozen dataclasses.
 
-The seeded tables are the single source of truth; `services.components.load_catalog` reads them
+The seeded tables are the single source of truth; `services.projects.catalog.load_catalog` reads them
 into these, and the engine validates graphs against them.
 """
 

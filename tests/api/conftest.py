@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.settings import Settings
+from services.platform.settings import Settings
 from tests.api_fixtures import TEST_SECRET_KEY, settings_for
 from tests.fakes.providers import FakeProviderState, fake_provider_app
 from tests.fakes.server import serve_app

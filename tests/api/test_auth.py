@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from main import create_app
 from tests.api_fixtures import create_admin, settings_for
 from tests.graphql_client import PASSWORD, SIGNUP, GraphQLClient
+from web.app import create_app
 
 LOGIN = """
 mutation Login($identifier: String!, $password: String!) {
@@ -113,7 +113,7 @@ async def test_logout_revokes_the_session(api: GraphQLClient) -> None:
 
 
 async def test_logout_takes_effect_for_a_token_used_just_before(api: GraphQLClient) -> None:
-    # The token's claims and its session's state are both remembered by then (services.sessions).
+    # The token's claims and its session's state are both remembered by then (services.accounts.sessions).
     alice = await api.signup("alice")
     assert (await api.execute(ME, token=alice.access_token)).ok()["me"]["username"] == "alice"
     (await api.execute(LOGOUT, {"token": alice.refresh_token})).ok()

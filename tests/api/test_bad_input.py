@@ -17,11 +17,11 @@ import jwt
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from main import create_app
-from services.tokens import TokenCodec
+from services.accounts.tokens import TokenCodec
 from tests import api_fixtures
 from tests.api_fixtures import TEST_SECRET_KEY
 from tests.graphql_client import PASSWORD, Account, GraphQLClient
+from web.app import create_app
 
 MAX_TEXT_LENGTH = 100_000
 MAX_NAME_LENGTH = 200

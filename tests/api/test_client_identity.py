@@ -12,11 +12,11 @@ from pathlib import Path
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from main import create_app
-from resolvers.serving import server_options
 from tests.api_fixtures import settings_for
 from tests.fakes.server import serve_app
 from tests.graphql_client import GraphQLClient, graphql_ws
+from web.app import create_app
+from web.serving import server_options
 
 ME = "{ me { id } }"
 LOGIN = "mutation($i: String!) { login(input: {identifier: $i, password: \"wrong password!!\"}) { accessToken } }"

@@ -17,10 +17,10 @@ import pytest
 import websockets
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from main import create_app
-from services.settings import Settings
+from services.platform.settings import Settings
 from tests.api_fixtures import settings_for
 from tests.fakes.server import serve_app
+from web.app import create_app
 
 # Generous bounds: the limits in these tests are one second.
 GIVE_UP_AFTER_SECONDS = 8

@@ -9,7 +9,7 @@ import pytest
 import websockets
 from websockets.asyncio.client import connect
 
-from services.settings import Settings
+from services.platform.settings import Settings
 from tests.api_fixtures import settings_for
 from tests.graphql_client import GraphQLClient
 

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from services.settings import Settings
+from services.platform.settings import Settings
 from tests.api.conftest import provider_settings
 from tests.api.run_client import example
 from tests.fakes.server import serve_app

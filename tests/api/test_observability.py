@@ -15,14 +15,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from main import create_app
-from services.settings import Settings
-from services.telemetry import tracer_provider_from_environment
+from services.platform.settings import Settings
+from services.platform.telemetry import tracer_provider_from_environment
 from tests.api.conftest import provider_settings
 from tests.api.run_client import example, run_over_websocket
 from tests.fakes.providers import FakeProviderState, SlowChunks
 from tests.fakes.server import serve_app
 from tests.graphql_client import GraphQLClient
+from web.app import create_app
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

@@ -15,7 +15,7 @@ import jwt
 import pytest
 from starlette.applications import Starlette
 
-from services.tokens import TokenCodec
+from services.accounts.tokens import TokenCodec
 from tests.api_fixtures import TEST_SECRET_KEY, backoffice_token
 from tests.graphql_client import Account, GraphQLClient
 

@@ -11,10 +11,10 @@ from starlette.applications import Starlette
 
 from db.engine import create_engine
 from db.migrations import upgrade_database
-from main import create_app
 from tests.api.test_run_faults import database_down
 from tests.api_fixtures import settings_for
 from tests.graphql_client import GraphQLClient
+from web.app import create_app
 
 
 async def test_a_migrated_reachable_server_is_ready_and_live(api: GraphQLClient) -> None:

@@ -24,10 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from db.repositories.runs import RunRepository
-from main import create_app
-from services.auth import authenticate
-from services.runs import RunInput
-from services.settings import Settings
+from services.accounts.auth import authenticate
+from services.platform.settings import Settings
+from services.runs.manager import RunInput
 from tests.api.conftest import provider_environment, provider_settings
 from tests.api.run_client import (
     CANCEL_RUN,
@@ -45,6 +44,7 @@ from tests.fakes.providers import Delay, Drop, FakeProviderState, HttpError, Slo
 from tests.fakes.server import serve_app
 from tests.graphql_client import Account, GraphQLClient, Subscription, graphql_ws
 from tests.server_process import server_process
+from web.app import create_app
 
 TERMINAL_NODE_STATUSES = {"COMPLETED", "CACHED", "SKIPPED", "CANCELLED", "FAILED"}
 EVENT_NAMES = {

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.settings import Settings
+from services.platform.settings import Settings
 from tests.api.conftest import provider_settings
 from tests.api.run_client import START_RUN, create_flow, example
 from tests.fakes.providers import FakeProviderState, SlowChunks

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.base import utc_now
-from services.settings import Settings
+from services.platform.settings import Settings
 from tests.api.conftest import provider_settings
 from tests.api.run_client import (
     CANCEL_RUN,
@@ -273,7 +273,7 @@ async def test_a_run_a_stopped_process_left_running_ends_after_its_last_stored_e
     settings: Settings,
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
-    from main import create_app
+    from web.app import create_app
 
     alice = await live_api.signup("alice")
     run_id = await _run_left_running(session_factory, int(alice.id), stored_events=3)

@@ -18,13 +18,13 @@ import websockets
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from db.repositories.users import RefreshTokenRepository
-from main import create_app
-from services.settings import Settings
-from services.tokens import ACCESS_TOKEN_LIFETIME, TokenCodec
+from services.accounts.tokens import ACCESS_TOKEN_LIFETIME, TokenCodec
+from services.platform.settings import Settings
 from tests.api_fixtures import TEST_SECRET_KEY, settings_for
 from tests.fakes.providers import FakeProviderState, SlowChunks
 from tests.fakes.server import serve_app
 from tests.graphql_client import PASSWORD, Account, GraphQLClient, Subscription, graphql_ws
+from web.app import create_app
 
 NOTIFICATIONS = "subscription { notifications { eventName } }"
 LOGOUT = "mutation($token: String!) { logout(refreshToken: $token) }"

@@ -22,7 +22,7 @@ class _TestServer(uvicorn.Server):
 @asynccontextmanager
 async def serve_app(app: ASGIApp, *, lifespan: bool = False, **options: Any) -> AsyncIterator[str]:
     """Yields the base URL, e.g. http://127.0.0.1:54321; stops the server on exit. `options` go
-    to uvicorn.Config (e.g. main.py serve's, from resolvers.serving.server_options)."""
+    to uvicorn.Config (e.g. main.py serve's, from web.serving.server_options)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 from services.execution.events import NodeOutputDelta
-from services.run_log.tail import RunTail
+from services.runs.log.tail import RunTail
 
 AT = datetime(2026, 12, 1, tzinfo=UTC)
 
