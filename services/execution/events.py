@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 
 JSONObject = dict[str, Any]
@@ -29,13 +29,9 @@ class NodeStatus(enum.Enum):
     FAILED = "failed"
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True, slots=True)
 class RunStarted:
-    event_name: ClassVar[str] = "run.started"
+    event_name: ClassVar[str] = "RunStarted"
     run_id: str
     seq: int
     at: datetime
@@ -51,7 +47,7 @@ class RunStarted:
 
 @dataclass(frozen=True, slots=True)
 class NodeStatusChanged:
-    event_name: ClassVar[str] = "run.node_status_changed"
+    event_name: ClassVar[str] = "NodeStatusChanged"
     run_id: str
     seq: int
     at: datetime
@@ -70,7 +66,7 @@ class NodeStatusChanged:
 
 @dataclass(frozen=True, slots=True)
 class NodeOutputDelta:
-    event_name: ClassVar[str] = "run.node_output_delta"
+    event_name: ClassVar[str] = "NodeOutputDelta"
     run_id: str
     seq: int
     at: datetime
@@ -87,7 +83,7 @@ class NodeOutputDelta:
 
 @dataclass(frozen=True, slots=True)
 class NodeCompleted:
-    event_name: ClassVar[str] = "run.node_completed"
+    event_name: ClassVar[str] = "NodeCompleted"
     run_id: str
     seq: int
     at: datetime
@@ -117,7 +113,7 @@ class NodeCompleted:
 
 @dataclass(frozen=True, slots=True)
 class NodeFailed:
-    event_name: ClassVar[str] = "run.node_failed"
+    event_name: ClassVar[str] = "NodeFailed"
     run_id: str
     seq: int
     at: datetime
@@ -134,7 +130,7 @@ class NodeFailed:
 
 @dataclass(frozen=True, slots=True)
 class RunCompleted:
-    event_name: ClassVar[str] = "run.completed"
+    event_name: ClassVar[str] = "RunCompleted"
     run_id: str
     seq: int
     at: datetime
@@ -150,7 +146,7 @@ class RunCompleted:
 
 @dataclass(frozen=True, slots=True)
 class RunFailed:
-    event_name: ClassVar[str] = "run.failed"
+    event_name: ClassVar[str] = "RunFailed"
     run_id: str
     seq: int
     at: datetime
@@ -166,7 +162,7 @@ class RunFailed:
 
 @dataclass(frozen=True, slots=True)
 class RunCancelled:
-    event_name: ClassVar[str] = "run.cancelled"
+    event_name: ClassVar[str] = "RunCancelled"
     run_id: str
     seq: int
     at: datetime

@@ -27,6 +27,7 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +43,6 @@ from services.execution.events import (
     RunEvent,
     RunFailed,
     RunStarted,
-    utc_now,
 )
 from services.execution.executors import (
     EXECUTORS,
@@ -207,7 +207,7 @@ async def run_flow(
         _require_executors(plan, selection, executors)
     except GraphValidationError as error:
         first_seq = request.resume.after_seq + 1 if request.resume else 1
-        yield RunFailed(run_id=request.run_id, seq=first_seq, at=utc_now(), error=error.message)
+        yield RunFailed(run_id=request.run_id, seq=first_seq, at=datetime.now(UTC), error=error.message)
         return
     if request.resume is not None:
         selection = _resumed(selection, request.resume)
@@ -339,7 +339,7 @@ class _Run:
         cached = self.selection.cached
         events: list[RunEvent] = []
         if not self.resumed:
-            events.append(RunStarted(run_id=self.run_id, seq=self._next_seq(), at=utc_now(), flow_id=self.flow_id))
+            events.append(RunStarted(run_id=self.run_id, seq=self._next_seq(), at=datetime.now(UTC), flow_id=self.flow_id))
         # A resumed run's unfinished nodes may have been RUNNING when its worker stopped.
         events.extend(
             self._set_status(node_id, NodeStatus.PENDING)
@@ -421,7 +421,7 @@ class _Run:
             NodeFailed(
                 run_id=self.run_id,
                 seq=self._next_seq(),
-                at=utc_now(),
+                at=datetime.now(UTC),
                 node_id=node_id,
                 error=message.error,
             )
@@ -438,9 +438,9 @@ class _Run:
             error = "; ".join(
                 f"node {node_id!r} failed: {e}" for node_id, e in self.failures.items()
             )
-            return RunFailed(run_id=self.run_id, seq=self._next_seq(), at=utc_now(), error=error)
+            return RunFailed(run_id=self.run_id, seq=self._next_seq(), at=datetime.now(UTC), error=error)
         outputs = {n: self.outputs[n] for n in self.selection.order if n in self.outputs}
-        return RunCompleted(run_id=self.run_id, seq=self._next_seq(), at=utc_now(), outputs=outputs)
+        return RunCompleted(run_id=self.run_id, seq=self._next_seq(), at=datetime.now(UTC), outputs=outputs)
 
     # --- cancelling -----------------------------------------------------------------------------
 
@@ -456,7 +456,7 @@ class _Run:
             for node_id in self.selection.order
             if self.status[node_id] in unfinished
         ]
-        events.append(RunCancelled(run_id=self.run_id, seq=self._next_seq(), at=utc_now()))
+        events.append(RunCancelled(run_id=self.run_id, seq=self._next_seq(), at=datetime.now(UTC)))
         return events
 
     async def abort(self) -> None:
@@ -532,7 +532,7 @@ class _Run:
     def _set_status(self, node_id: str, status: NodeStatus) -> NodeStatusChanged:
         self.status[node_id] = status
         return NodeStatusChanged(
-            run_id=self.run_id, seq=self._next_seq(), at=utc_now(), node_id=node_id, status=status
+            run_id=self.run_id, seq=self._next_seq(), at=datetime.now(UTC), node_id=node_id, status=status
         )
 
     def _complete(self, node_id: str, output: JSONObject, *, key: str | None) -> NodeCompleted:
@@ -542,7 +542,7 @@ class _Run:
         return NodeCompleted(
             run_id=self.run_id,
             seq=self._next_seq(),
-            at=utc_now(),
+            at=datetime.now(UTC),
             node_id=node_id,
             output=output,
             cache_key=key,
@@ -550,5 +550,5 @@ class _Run:
 
     def _delta_event(self, node_id: str, text: str) -> NodeOutputDelta:
         return NodeOutputDelta(
-            run_id=self.run_id, seq=self._next_seq(), at=utc_now(), node_id=node_id, delta=text
+            run_id=self.run_id, seq=self._next_seq(), at=datetime.now(UTC), node_id=node_id, delta=text
         )

@@ -37,11 +37,12 @@ from typing import Any
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from db.base import utc_now
 from db.models import Run, RunStatus
 from db.repositories.runs import RunOutcome, RunRepository
 from services.events.bus import DomainEvent, EventBus, commit, record_events
 from services.execution import events as run_events
-from services.execution.events import NodeStatus, RunEvent, utc_now
+from services.execution.events import NodeStatus, RunEvent
 from services.platform import metrics
 from services.platform.telemetry import RUN_SPANS
 from services.runs.log.streams import RunStreams
