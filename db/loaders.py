@@ -14,7 +14,7 @@ from aiodataloader import DataLoader
 from sqlalchemy import Row, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import ConsistentCharacter, Flow, Project, RunNodeResult, User
+from db.models import Character, Flow, Project, RunNodeResult, User
 from db.repositories.base import Model, ModelRepository
 from db.repositories.projects import OwnedRepository
 from db.repositories.runs import RunRepository
@@ -57,7 +57,7 @@ class ByIdLoader(DataLoader[Key, Model | None], Generic[Key, Model]):
         return [found.get(key) for key in keys]
 
 
-Child = TypeVar("Child", Flow, ConsistentCharacter)
+Child = TypeVar("Child", Flow, Character)
 
 
 class ByProjectLoader(DataLoader[int, Sequence[Any]], Generic[Child]):
@@ -107,6 +107,6 @@ class Loaders:
         self.user = ByIdLoader[int, User](AccountRepository(session, User))
         self.project = ByIdLoader[int, Project](OwnedRepository(session, Project))
         self.flows_by_project = ByProjectLoader(session, Flow)
-        self.characters_by_project = ByProjectLoader(session, ConsistentCharacter)
+        self.characters_by_project = ByProjectLoader(session, Character)
         self.node_results_by_run = NodeResultsByRunLoader(session)
         self.flow_graph = FlowGraphLoader(session)

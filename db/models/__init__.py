@@ -9,7 +9,7 @@ from db.models.components import (
     ComponentPort,
 )
 from db.models.events import EventLog
-from db.models.projects import ConsistentCharacter, Flow, Project
+from db.models.projects import Character, Flow, Project
 from db.models.runs import Run, RunNodeResult, RunStatus
 from db.models.users import BackofficeUser, RefreshToken, User
 
@@ -21,7 +21,7 @@ __all__ = [
     "ComponentField",
     "ComponentOutputSchema",
     "ComponentPort",
-    "ConsistentCharacter",
+    "Character",
     "EventLog",
     "Flow",
     "Project",

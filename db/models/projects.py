@@ -42,7 +42,10 @@ class Flow(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
-class ConsistentCharacter(Base):
+class Character(Base):
+    """A saved character (GraphQL `Character`): a consistentCharacter node emits it as a persona.
+    The table keeps the original design's name."""
+
     __tablename__ = "consistent_characters"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

@@ -11,16 +11,16 @@ from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 from sqlalchemy import Row, Select, bindparam, delete, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from db.models import ConsistentCharacter, Flow, Project
+from db.models import Character, Flow, Project
 from db.repositories.base import ModelRepository, PageRows
 
-Owned = TypeVar("Owned", Project, Flow, ConsistentCharacter)
+Owned = TypeVar("Owned", Project, Flow, Character)
 OwnedId = int | uuid.UUID
 
 # What ties a flow or a character to its project (projects themselves have no project).
 PROJECT_COLUMNS: dict[type, InstrumentedAttribute[int | None]] = {
     Flow: Flow.project_id,
-    ConsistentCharacter: ConsistentCharacter.project_id,
+    Character: Character.project_id,
 }
 
 # Lists leave out these big JSON documents (a flow's graph can hold thousands of nodes); a
@@ -107,7 +107,7 @@ class ListedFlow(NamedTuple):
 
 
 @functools.cache
-def listed_columns(model: type[Project | Flow | ConsistentCharacter]) -> tuple[InstrumentedAttribute[Any], ...]:
+def listed_columns(model: type[Project | Flow | Character]) -> tuple[InstrumentedAttribute[Any], ...]:
     """The columns a list reads of each row, named as the model names them."""
     left_out = LEFT_OUT_OF_LISTS.get(model)
     return tuple(

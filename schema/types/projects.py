@@ -12,7 +12,7 @@ from strawberry.scalars import JSON
 
 from db.base import is_loaded
 from db.loaders import RowGone
-from db.models import ConsistentCharacter as CharacterModel
+from db.models import Character as CharacterModel
 from db.models import Flow as FlowModel
 from db.models import Project as ProjectModel
 from db.repositories.projects import CharacterListing, FlowListing, ProjectListing

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import ConsistentCharacter
+from db.models import Character
 from db.repositories.projects import OwnedRepository
 from services.accounts.actors import Actor
 from services.accounts.auth import require_user
@@ -33,16 +33,16 @@ class CharacterChanges:
     extra: Any = None
 
 
-async def get_character(session: AsyncSession, actor: Actor, character_id: str) -> ConsistentCharacter:
+async def get_character(session: AsyncSession, actor: Actor, character_id: str) -> Character:
     return await get_visible(
-        session, actor, ConsistentCharacter, "character", parse_uuid("character", character_id)
+        session, actor, Character, "character", parse_uuid("character", character_id)
     )
 
 
 async def list_characters(
     session: AsyncSession, actor: Actor, request: PageRequest, *, project_id: str | None
 ) -> Page[Row[Any]]:
-    return await list_project_contents(session, actor, ConsistentCharacter, request, project_id=project_id)
+    return await list_project_contents(session, actor, Character, request, project_id=project_id)
 
 
 async def create_character(
@@ -52,16 +52,16 @@ async def create_character(
     project_id: str | None,
     changes: CharacterChanges,
     max_text_length: int,
-) -> ConsistentCharacter:
+) -> Character:
     user = require_user(actor)
     project = await get_project(session, actor, project_id) if project_id is not None else None
     if changes.name is None:
         raise BadInput("name", "is required")
-    character = ConsistentCharacter(
+    character = Character(
         user_id=user.id, project_id=project.id if project else None, extra={}
     )
     _apply(character, changes, max_text_length)
-    await OwnedRepository(session, ConsistentCharacter).add(character)
+    await OwnedRepository(session, Character).add(character)
     _record(session, actor, "character.created", character)
     return character
 
@@ -73,7 +73,7 @@ async def update_character(
     *,
     changes: CharacterChanges,
     max_text_length: int,
-) -> ConsistentCharacter:
+) -> Character:
     character = await get_character(session, actor, character_id)
     _apply(character, changes, max_text_length)
     await session.flush()
@@ -84,11 +84,11 @@ async def update_character(
 async def delete_character(session: AsyncSession, actor: Actor, character_id: str) -> bool:
     character = await get_character(session, actor, character_id)
     _record(session, actor, "character.deleted", character)
-    await OwnedRepository(session, ConsistentCharacter).delete(character)
+    await OwnedRepository(session, Character).delete(character)
     return True
 
 
-def _apply(character: ConsistentCharacter, changes: CharacterChanges, max_text_length: int) -> None:
+def _apply(character: Character, changes: CharacterChanges, max_text_length: int) -> None:
     if changes.name is not None:
         character.name = clean_name("name", changes.name)
     for attribute in TEXT_ATTRIBUTES:
@@ -107,7 +107,7 @@ def _checked_extra(extra: Any, max_text_length: int) -> dict[str, Any]:
     return extra
 
 
-def _record(session: AsyncSession, actor: Actor, name: str, character: ConsistentCharacter) -> None:
+def _record(session: AsyncSession, actor: Actor, name: str, character: Character) -> None:
     record_event(
         session,
         name,

@@ -6,12 +6,12 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import ConsistentCharacter, Flow, Project
+from db.models import Character, Flow, Project
 from db.repositories.projects import OwnedId, OwnedRepository
 from services.accounts.actors import Actor
 from services.errors import NotFound
 
-Owned = TypeVar("Owned", Project, Flow, ConsistentCharacter)
+Owned = TypeVar("Owned", Project, Flow, Character)
 
 
 async def get_visible(

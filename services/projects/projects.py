@@ -5,7 +5,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import ConsistentCharacter, Flow, Project
+from db.models import Character, Flow, Project
 from db.repositories.projects import ListedFlow, OwnedRepository
 from services.accounts.actors import Actor
 from services.accounts.auth import require_user
@@ -14,7 +14,7 @@ from services.platform.input_checks import clean_name, clean_text, parse_int_id
 from services.platform.pagination import Page, PageRequest
 from services.projects.ownership import get_visible
 
-Contents = TypeVar("Contents", Flow, ConsistentCharacter)
+Contents = TypeVar("Contents", Flow, Character)
 
 
 async def get_project(session: AsyncSession, actor: Actor, project_id: str) -> Project:

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.base import utc_now
-from db.models import ConsistentCharacter, EventLog, Run, RunStatus
+from db.models import Character, EventLog, Run, RunStatus
 from db.repositories.projects import OwnedRepository
 from db.repositories.runs import RunOutcome, RunRepository
 from services.accounts.actors import Actor
@@ -82,7 +82,7 @@ class UserCharacters:
         except ValueError:
             return None
         async with self._session_factory() as session:
-            character = await OwnedRepository(session, ConsistentCharacter).get(key, owner_id=self._user_id)
+            character = await OwnedRepository(session, Character).get(key, owner_id=self._user_id)
         if character is None:
             return None
         return {

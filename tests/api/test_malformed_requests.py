@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import text, update
 
-from db.models import ConsistentCharacter
+from db.models import Character
 from tests.graphql_client import Account, GraphQLClient, Result, graphql_ws
 
 CREATE_PROJECT = "mutation($input: CreateProjectInput!) { createProject(input: $input) { id name } }"
@@ -235,7 +235,7 @@ async def test_a_nan_stored_before_it_was_refused_goes_out_as_null(api: GraphQLC
                 {"extra": legacy, "id": uuid.UUID(character_id).hex},
             )
         else:
-            await session.execute(update(ConsistentCharacter).values(extra={"age": 1.5, "score": float("nan")}))
+            await session.execute(update(Character).values(extra={"age": 1.5, "score": float("nan")}))
         await session.commit()
     response = await api.http.post(
         "/graphql",
