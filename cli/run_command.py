@@ -60,8 +60,9 @@ class FlowFile:
 
 
 @dataclass(frozen=True)
-class Run:
-    """A started run: its log, and the token that cancels it."""
+class LocalRun:
+    """A run of `main.py run`, in this process only (nothing is stored): its log, and the token
+    that cancels it."""
 
     run_id: str
     tail: RunTail
@@ -123,11 +124,11 @@ async def execute(flow: FlowFile, settings: Settings, show: Callable[[run_events
 
 
 @contextlib.asynccontextmanager
-async def started(flow: FlowFile, settings: Settings) -> AsyncIterator[Run]:
+async def started(flow: FlowFile, settings: Settings) -> AsyncIterator[LocalRun]:
     """Starts the run in a task of its own; on exit, waits for it to end (re-raising a crash of
     the engine) and closes the provider clients. Ctrl-C meanwhile cancels the run."""
     providers = ProviderRegistry.from_settings(settings.providers, concurrency=settings.provider_concurrency)
-    run = Run(run_id=str(uuid.uuid4()), tail=RunTail(window=WHOLE_RUN), cancel=CancelToken())
+    run = LocalRun(run_id=str(uuid.uuid4()), tail=RunTail(window=WHOLE_RUN), cancel=CancelToken())
     request = RunRequest(
         run_id=run.run_id,
         graph=flow.plan,

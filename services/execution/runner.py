@@ -211,7 +211,7 @@ async def run_flow(
         return
     if request.resume is not None:
         selection = _resumed(selection, request.resume)
-    run = _Run(
+    run = _RunState(
         request=request,
         plan=plan,
         selection=selection,
@@ -299,7 +299,7 @@ class _FlushDeltas:
 _Message = _Delta | _Started | _Done | _Failed | _Cancel | _FlushDeltas
 
 
-class _Run:
+class _RunState:
     """One run's state. Only the generator's loop mutates it, so it needs no locks."""
 
     def __init__(
