@@ -1,4 +1,4 @@
-"""The 13 component types of the catalog (ARCHITECTURE.md, "The catalog"): its one source.
+"""The component types of the catalog (ARCHITECTURE.md, "The catalog"): its one source.
 
 The server validates graphs and answers `components` from `CATALOG`; `seeds.seeding` writes
 the same definitions into the catalog tables. docs/adding-a-node-type.md says what else a new
