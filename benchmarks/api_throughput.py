@@ -1,5 +1,5 @@
 """Requests per second of typical GraphQL queries against the real server, next to bare
-Strawberry apps doing the same and a bare Starlette endpoint, in the same run (README, Performance).
+Strawberry apps doing the same and a bare Starlette endpoint, in the same run (docs/performance.md).
 
     uv run python -m benchmarks.api_throughput [--seconds 2.5] [--repeats 3] [--concurrency 32]
                                                [--client wrk|raw|httpx] [--flow-nodes 2] [--breakdown]

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks._common import machine, median, table
-from seeds.components import CATALOG
+from services.execution.components import CATALOG
 from services.execution.events import RunCompleted
 from services.execution.graph import Graph, parse_graph
 from services.execution.runner import RunRequest, run_flow

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks._common import machine, median, table
-from seeds.components import CATALOG
+from services.execution.components import CATALOG
 from services.execution.events import RunCompleted, RunEvent
 from services.execution.executors import NodeContext
 from services.execution.graph import Graph, parse_graph

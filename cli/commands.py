@@ -86,7 +86,7 @@ async def seed(settings: Settings, args: argparse.Namespace) -> None:
             await session.commit()
     finally:
         await engine.dispose()
-    print("component catalog seeded (restart running servers to serve it)")
+    print("component catalog written to its tables")
 
 
 async def create_user(settings: Settings, args: argparse.Namespace) -> None:
@@ -158,7 +158,7 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("worker", help="execute queued runs, no HTTP (distributed mode)").set_defaults(handler=worker)
 
     commands.add_parser("migrate", help="apply database migrations").set_defaults(handler=migrate)
-    commands.add_parser("seed", help="write the component catalog").set_defaults(handler=seed)
+    commands.add_parser("seed", help="write the component catalog into its tables").set_defaults(handler=seed)
     for name, handler, what in (
         ("create-user", create_user, "an editor user"),
         ("create-admin", create_admin, "a backoffice user"),

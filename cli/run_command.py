@@ -7,7 +7,7 @@ an in-memory log (a `RunTail`), and the display is a follower of that log, so dr
 paces the run. Ctrl-C cancels the run through the engine's cancel token: its provider calls are
 cancelled and the log ends with `RunCancelled`.
 
-The catalog is the one `seed` writes (seeds/components.py), so running a file needs no database.
+The catalog is the server's own (services/execution/components.py), so running a file needs no database.
 Imports are kept to the engine's own modules: the command's first line comes before the web
 stack would have finished importing.
 """
@@ -24,9 +24,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from seeds.components import CATALOG
 from services.execution import events as run_events
 from services.execution.catalog import Catalog
+from services.execution.components import CATALOG
 from services.execution.executors import MediaStore
 from services.execution.graph import parse_graph
 from services.execution.models import ModelResolutionError, resolve_model

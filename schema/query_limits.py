@@ -226,7 +226,7 @@ def bounded_merge_rule(budget: int) -> type[ValidationRule]:
     It compares the fields that share a response name pairwise (two units a pair), which grows
     with the square of their number: 1,240 copies of `health { status }` took seconds under its
     default budget of 500,000. Real queries need a few hundred units at most (the test suite's
-    and the README's: 117 at most).
+    and the docs': 117 at most).
     """
 
     class BoundedMergeRule(OverlappingFieldsCanBeMergedRule):

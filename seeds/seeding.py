@@ -1,4 +1,7 @@
-"""Write the component catalog into the database, idempotently.
+"""Write the component catalog (services/execution/components.py) into its tables, idempotently.
+
+The server never reads the tables back: it uses the definitions themselves. The tables are the
+catalog's record in the database, for SQL and the data model (ARCHITECTURE.md, "The catalog").
 
 Rows are matched by their natural keys (component type; field key; port direction and key) and
 updated in place, so their ids survive re-seeding and nothing that refers to them breaks.
@@ -22,8 +25,8 @@ from db.models import (
     ComponentPort,
 )
 from db.repositories.components import ComponentRepository
-from seeds.components import CATALOG
 from services.execution.catalog import ApiConfig, Catalog, ComponentSpec, FieldSpec, PortSpec
+from services.execution.components import CATALOG
 
 
 async def seed_catalog(session: AsyncSession, catalog: Catalog = CATALOG) -> None:
@@ -134,7 +137,7 @@ def _field_values(spec: FieldSpec, order: int) -> dict[str, Any]:
         "label": spec.label,
         "kind": spec.kind,
         "default": spec.default,
-        # Stored as the list of {"value", "label"} dicts that services.projects.catalog.load_catalog reads back.
+        # Stored as a list of {"value", "label"} dicts.
         "options": None
         if spec.options is None
         else [{"value": option.value, "label": option.label} for option in spec.options],

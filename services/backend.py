@@ -17,12 +17,12 @@ from services.accounts.tokens import TokenCodec
 from services.events.bus import EventBus
 from services.events.handlers import handlers
 from services.execution.catalog import Catalog
+from services.execution.components import CATALOG
 from services.execution.providers.registry import ProviderRegistry
 from services.platform.health import DatabaseProbe
 from services.platform.media import MediaDirectory
 from services.platform.metrics import MeasuredProviderRegistry
 from services.platform.settings import Settings
-from services.projects.catalog import load_catalog
 from services.runs.cluster import Cluster, ClusterCallbacks
 from services.runs.log.streams import READ_CONNECTIONS, RunStreams
 from services.runs.manager import RunManager, mark_interrupted_runs
@@ -38,7 +38,7 @@ class Backend:
     session_factory: async_sessionmaker[AsyncSession]
     bus: EventBus
     auth: AuthConfig
-    # Read once: the catalog changes only when seeded, and seeding happens before start-up.
+    # The code's catalog (services/execution/components.py), the same in every process.
     catalog: Catalog
     providers: ProviderRegistry
     runs: RunManager
@@ -91,8 +91,6 @@ class Backend:
 
 async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
     session_factory = create_session_factory(engine)
-    async with session_factory() as session:
-        catalog = await load_catalog(session)
     cluster = _cluster(settings)
     queue = _queue(settings)
     bus = EventBus(handlers, sharing=cluster)
@@ -100,7 +98,7 @@ async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
     runs = RunManager(
         session_factory=session_factory,
         bus=bus,
-        catalog=catalog,
+        catalog=CATALOG,
         providers=providers,
         media=MediaDirectory(settings.media_dir),
         limits=settings.limits.graph_limits,
@@ -128,7 +126,7 @@ async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
             sessions=SessionStates(max_age_seconds=settings.limits.session_check_seconds),
             access_tokens=DecodedAccessTokens(tokens, max_age_seconds=settings.limits.session_check_seconds),
         ),
-        catalog=catalog,
+        catalog=CATALOG,
         providers=providers,
         runs=runs,
         cluster=cluster,

@@ -19,7 +19,7 @@ from tests.server_process import server_process
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-REFRESH = 'README, "Pinned versions": regenerate the pins'
+REFRESH = 'docs/development.md, "Pinned versions": regenerate the pins'
 
 
 def pins() -> dict[str, str]:

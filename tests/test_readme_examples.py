@@ -1,4 +1,4 @@
-"""The README's example operations are valid, within the default query limits."""
+"""The example operations of the README and docs/ are valid, within the default query limits."""
 
 from __future__ import annotations
 
@@ -12,12 +12,17 @@ from schema.query_limits import validate_query, validation_rules
 from schema.root import build_schema
 from services.platform.settings import Limits
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def readme_operations() -> list[DocumentNode]:
     """Each operation of each ```graphql block, as a document of its own."""
-    blocks = re.findall(r"```graphql\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    blocks = [
+        block
+        for document in DOCUMENTS
+        for block in re.findall(r"```graphql\n(.*?)```", document.read_text(), flags=re.DOTALL)
+    ]
     return [
         DocumentNode(definitions=(definition,))
         for block in blocks

@@ -1,12 +1,14 @@
-"""The seeded component catalog: its contract with the editor, and idempotent seeding.
+"""The component catalog: its contract with the editor, and idempotent seeding of its tables.
 
 The session-scoped fixture has already seeded the database; tests that seed something else put
-the original catalog back before they end, so other tests see it unchanged.
+the original catalog back before they end, so other tests see it unchanged. The server never
+reads the tables; `stored_catalog` reads them here to prove they hold the catalog.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import select
@@ -19,12 +21,20 @@ from db.models import (
     ComponentOutputSchema,
     ComponentPort,
 )
-from seeds.components import CATALOG
+from db.repositories.components import ComponentRepository
 from seeds.seeding import seed_catalog
-from services.execution.catalog import PORT_KINDS, Catalog, ComponentSpec, FieldOption
+from services.execution.catalog import (
+    PORT_KINDS,
+    ApiConfig,
+    Catalog,
+    ComponentSpec,
+    FieldOption,
+    FieldSpec,
+    PortSpec,
+)
+from services.execution.components import CATALOG
 from services.execution.languages import LANGUAGES, language_name
 from services.execution.providers.known import PROVIDERS
-from services.projects.catalog import load_catalog
 
 CATALOG_MODELS = (
     AgenticComponent,
@@ -101,6 +111,70 @@ async def _snapshot(session: AsyncSession) -> dict[str, list[dict[str, Any]]]:
         rows = (await session.execute(select(table).order_by(table.c.id))).mappings().all()
         snapshot[model.__tablename__] = [dict(row) for row in rows]
     return snapshot
+
+
+async def stored_catalog(session: AsyncSession) -> Catalog:
+    """The catalog the tables hold, read back into the engine's dataclasses."""
+    repository = ComponentRepository(session)
+    rows = await repository.list_all()
+    ids = [row.id for row in rows]
+    fields: defaultdict[Any, list[FieldSpec]] = defaultdict(list)
+    for field in await repository.fields_for(ids):
+        options = None if field.options is None else tuple(
+            FieldOption(value=str(item["value"]), label=str(item["label"])) for item in field.options
+        )
+        fields[field.component_id].append(
+            FieldSpec(
+                key=field.key,
+                label=field.label,
+                kind=field.kind,
+                default=field.default,
+                options=options,
+                required=field.required,
+                validation=field.validation,
+            )
+        )
+    ports: defaultdict[Any, list[PortSpec]] = defaultdict(list)
+    for port in await repository.ports_for(ids):
+        ports[port.component_id].append(
+            PortSpec(
+                key=port.key,
+                direction="input" if port.direction == "input" else "output",
+                kind=port.kind,
+                multiple=port.multiple,
+                label=port.label,
+            )
+        )
+    api_configs = {
+        config.component_id: ApiConfig(
+            provider_call=config.provider_call,
+            provider_kind=config.provider_kind,
+            default_provider=config.default_provider,
+            default_model=config.default_model,
+            temperature=config.temperature,
+            prompt_id=config.prompt_id,
+        )
+        for config in await repository.api_configs_for(ids)
+    }
+    schemas = {row.component_id: row.json_schema for row in await repository.output_schemas_for(ids)}
+    return Catalog(
+        components=tuple(
+            ComponentSpec(
+                type=row.type,
+                name=row.name,
+                category=row.category,
+                description=row.description,
+                icon=row.icon,
+                order=row.order,
+                is_executable=row.is_executable,
+                fields=tuple(fields[row.id]),
+                ports=tuple(ports[row.id]),
+                api_config=api_configs.get(row.id),
+                output_schema=schemas.get(row.id),
+            )
+            for row in rows
+        )
+    )
 
 
 def _by_type(catalog: Catalog) -> dict[str, ComponentSpec]:
@@ -230,8 +304,8 @@ def test_executable_types_have_an_output_schema() -> None:
         assert schema is not None and schema["required"][0] == key, component_type
 
 
-async def test_loaded_catalog_equals_the_seed_data(session: AsyncSession) -> None:
-    loaded = await load_catalog(session)
+async def test_the_tables_hold_the_catalog(session: AsyncSession) -> None:
+    loaded = await stored_catalog(session)
     assert [c.type for c in loaded.components] == [c.type for c in CATALOG.components]
     for expected in CATALOG.components:
         assert loaded.get(expected.type) == expected, expected.type
@@ -276,7 +350,7 @@ async def test_changed_entry_is_updated_in_place(session: AsyncSession) -> None:
     try:
         await seed_catalog(session, changed)
         await session.commit()
-        assert await load_catalog(session) == changed
+        assert await stored_catalog(session) == changed
 
         after = await _snapshot(session)
         component_ids = {row["type"]: row["id"] for row in after["agentic_components"]}
@@ -308,7 +382,7 @@ async def test_changed_entry_is_updated_in_place(session: AsyncSession) -> None:
         await session.commit()
 
     restored = await _snapshot(session)
-    assert await load_catalog(session) == CATALOG
+    assert await stored_catalog(session) == CATALOG
     # Everything the change did not touch kept its row; the deleted port came back as a new row.
     assert restored["agentic_components"] == before["agentic_components"]
     assert restored["component_api_config"] == before["component_api_config"]
@@ -323,7 +397,7 @@ async def test_seeding_creates_a_component_missing_from_the_database(
     try:
         await seed_catalog(session, Catalog(components=(*CATALOG.components, extra)))
         await session.commit()
-        loaded = await load_catalog(session)
+        loaded = await stored_catalog(session)
         assert loaded.get("testOnlyNote") == extra
     finally:
         # Seeding never removes a type, so the test removes its own.
@@ -333,4 +407,4 @@ async def test_seeding_creates_a_component_missing_from_the_database(
         if row is not None:
             await session.delete(row)
         await session.commit()
-    assert await load_catalog(session) == CATALOG
+    assert await stored_catalog(session) == CATALOG

@@ -1,7 +1,8 @@
 """The component catalog as the engine and GraphQL see it: frozen dataclasses.
 
-The seeded tables are the single source of truth; `services.projects.catalog.load_catalog` reads them
-into these, and the engine validates graphs against them.
+The definitions are in `services.execution.components` (the one source: the server uses them as
+they are, and `seeds.seeding` writes them into the catalog tables); the engine validates graphs
+against them.
 """
 
 from __future__ import annotations

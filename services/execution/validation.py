@@ -267,7 +267,7 @@ def _no_check(field: FieldSpec, value: object) -> str | None:
     return None
 
 
-# Field kind (see seeds/components.py) -> its check; a kind not listed accepts any value.
+# Field kind (see services/execution/components.py) -> its check; a kind not listed accepts any value.
 FIELD_CHECKS: dict[str, Callable[[Any, object], str | None]] = {
     "text": _check_text,
     "textarea": _check_text,

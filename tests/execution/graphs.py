@@ -9,7 +9,7 @@ from typing import Any
 from services.execution.graph import Graph, parse_graph
 from services.execution.validation import DEFAULT_LIMITS
 
-# The example flows in the editor's shape, shared with the README and the `run` command.
+# The example flows in the editor's shape, shared with the docs and the `run` command.
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 

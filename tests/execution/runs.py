@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from seeds.components import CATALOG
+from services.execution.components import CATALOG
 from services.execution.events import (
     NodeCompleted,
     NodeFailed,

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from seeds.components import CATALOG
+from services.execution.components import CATALOG
 from services.execution.executors import (
     EXECUTORS,
     EngineServices,

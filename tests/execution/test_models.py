@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from seeds.components import CATALOG
 from services.execution.catalog import ComponentSpec
+from services.execution.components import CATALOG
 from services.execution.models import ModelChoice, ModelResolutionError, resolve_model
 
 

@@ -4,7 +4,7 @@ import asyncio
 import random
 from typing import Any
 
-from seeds.components import CATALOG
+from services.execution.components import CATALOG
 from services.execution.events import (
     NodeCompleted,
     NodeOutputDelta,

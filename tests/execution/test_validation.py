@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from seeds.components import CATALOG
+from services.execution.components import CATALOG
 from services.execution.graph import GraphLimits
 from services.execution.validation import GraphValidationError, validate_graph
 from tests.execution.graphs import edge, example, graph, node

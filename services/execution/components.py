@@ -1,4 +1,8 @@
-"""The 13 component types of the catalog (ARCHITECTURE.md, "The catalog"), as the data `seed_catalog` writes.
+"""The component types of the catalog (ARCHITECTURE.md, "The catalog"): its one source.
+
+The server validates graphs and answers `components` from `CATALOG`; `seeds.seeding` writes
+the same definitions into the catalog tables. docs/adding-a-node-type.md says what else a new
+type needs.
 
 Field keys and port keys are the contract with the editor: node `data` uses the field keys and
 edges name the port keys as handles, so they must never be renamed here.
@@ -10,7 +14,7 @@ Field kinds, a fixed vocabulary the editor renders and the engine validates:
   select    one of `options`; anything else is rejected
   combobox  `options` are suggestions; free text is accepted too
   character the id of a saved consistent character
-  model     a model override, {"provider": ..., "model": ...} (ARCHITECTURE.md, "The catalog"); `options`
+  model     a model override, {"provider": ..., "model": ...} (ARCHITECTURE.md, "Models and providers"); `options`
             suggest model ids of the node type's default provider
 """
 
