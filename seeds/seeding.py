@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import (
-    AgenticComponent,
+    Component,
     ComponentApiConfig,
     ComponentField,
     ComponentOutputSchema,
@@ -35,7 +35,7 @@ async def seed_catalog(session: AsyncSession, catalog: Catalog = CATALOG) -> Non
     for spec in catalog.components:
         component = existing.get(spec.type)
         if component is None:
-            component = AgenticComponent(type=spec.type)
+            component = Component(type=spec.type)
             session.add(component)
         _assign(component, _component_values(spec))
         # The children need the component's id, which is only set on flush.
@@ -50,7 +50,7 @@ async def seed_catalog(session: AsyncSession, catalog: Catalog = CATALOG) -> Non
 async def _seed_fields(
     session: AsyncSession,
     repository: ComponentRepository,
-    component: AgenticComponent,
+    component: Component,
     specs: Iterable[FieldSpec],
 ) -> None:
     rows = {row.key: row for row in await repository.fields_for([component.id])}
@@ -66,7 +66,7 @@ async def _seed_fields(
 async def _seed_ports(
     session: AsyncSession,
     repository: ComponentRepository,
-    component: AgenticComponent,
+    component: Component,
     specs: Iterable[PortSpec],
 ) -> None:
     rows = {(row.direction, row.key): row for row in await repository.ports_for([component.id])}
@@ -82,7 +82,7 @@ async def _seed_ports(
 async def _seed_api_config(
     session: AsyncSession,
     repository: ComponentRepository,
-    component: AgenticComponent,
+    component: Component,
     spec: ApiConfig | None,
 ) -> None:
     row = next(iter(await repository.api_configs_for([component.id])), None)
@@ -108,7 +108,7 @@ async def _seed_api_config(
 async def _seed_output_schema(
     session: AsyncSession,
     repository: ComponentRepository,
-    component: AgenticComponent,
+    component: Component,
     spec: Mapping[str, Any] | None,
 ) -> None:
     row = next(iter(await repository.output_schemas_for([component.id])), None)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import (
-    AgenticComponent,
+    Component,
     ComponentApiConfig,
     ComponentField,
     ComponentOutputSchema,
@@ -37,7 +37,7 @@ from services.execution.languages import LANGUAGES, language_name
 from services.execution.providers.known import PROVIDERS
 
 CATALOG_MODELS = (
-    AgenticComponent,
+    Component,
     ComponentField,
     ComponentPort,
     ComponentApiConfig,
@@ -402,7 +402,7 @@ async def test_seeding_creates_a_component_missing_from_the_database(
     finally:
         # Seeding never removes a type, so the test removes its own.
         row = await session.scalar(
-            select(AgenticComponent).where(AgenticComponent.type == "testOnlyNote")
+            select(Component).where(Component.type == "testOnlyNote")
         )
         if row is not None:
             await session.delete(row)

@@ -2,7 +2,7 @@
 
 from db.base import Base
 from db.models.components import (
-    AgenticComponent,
+    Component,
     ComponentApiConfig,
     ComponentField,
     ComponentOutputSchema,
@@ -14,7 +14,7 @@ from db.models.runs import Run, RunNodeResult, RunStatus
 from db.models.users import BackofficeUser, RefreshToken, User
 
 __all__ = [
-    "AgenticComponent",
+    "Component",
     "BackofficeUser",
     "Base",
     "ComponentApiConfig",

@@ -11,7 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from db.base import Base, JSONDocument
 
 
-class AgenticComponent(Base):
+class Component(Base):
+    """One entry of the catalog (GraphQL `Component`), as seeded from the engine's catalog
+    (services/execution/components.py); the tables keep the original design's names."""
+
     __tablename__ = "agentic_components"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

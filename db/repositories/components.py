@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 
 from db.models import (
-    AgenticComponent,
+    Component,
     ComponentApiConfig,
     ComponentField,
     ComponentOutputSchema,
@@ -16,8 +16,8 @@ from db.repositories.base import Repository
 
 
 class ComponentRepository(Repository):
-    async def list_all(self) -> Sequence[AgenticComponent]:
-        statement = select(AgenticComponent).order_by(AgenticComponent.order, AgenticComponent.type)
+    async def list_all(self) -> Sequence[Component]:
+        statement = select(Component).order_by(Component.order, Component.type)
         return (await self.session.scalars(statement)).all()
 
     async def fields_for(self, component_ids: Sequence[uuid.UUID]) -> Sequence[ComponentField]:
