@@ -15,7 +15,7 @@ from services.accounts.rate_limits import LoginRateLimiter, SignupRateLimiter
 from services.accounts.sessions import DecodedAccessTokens, SessionStates
 from services.accounts.tokens import TokenCodec
 from services.events.bus import EventBus
-from services.events.handlers import handlers
+from services.events.handlers import event_handlers
 from services.execution.catalog import Catalog
 from services.execution.providers.registry import ProviderRegistry
 from services.platform.health import DatabaseProbe
@@ -95,7 +95,7 @@ async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
         catalog = await load_catalog(session)
     cluster = _cluster(settings)
     queue = _queue(settings)
-    bus = EventBus(handlers, sharing=cluster)
+    bus = EventBus(event_handlers(), sharing=cluster)
     providers = MeasuredProviderRegistry.from_settings(settings.providers, concurrency=settings.provider_concurrency)
     runs = RunManager(
         session_factory=session_factory,
