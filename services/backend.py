@@ -1,10 +1,12 @@
-"""The process-wide objects every request shares, opened once at start-up."""
+"""The objects every request of an app shares, opened once at start-up (two apps in one
+process share none of them)."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
 
+from opentelemetry.trace import TracerProvider
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -20,8 +22,9 @@ from services.execution.catalog import Catalog
 from services.execution.providers.registry import ProviderRegistry
 from services.platform.health import DatabaseProbe
 from services.platform.media import MediaDirectory
-from services.platform.metrics import MeasuredProviderRegistry
+from services.platform.metrics import MeasuredProviderRegistry, Metrics
 from services.platform.settings import Settings
+from services.platform.telemetry import RunSpans
 from services.projects.catalog import load_catalog
 from services.runs.cluster import Cluster, ClusterCallbacks
 from services.runs.log.streams import READ_CONNECTIONS, RunStreams
@@ -42,6 +45,9 @@ class Backend:
     catalog: Catalog
     providers: ProviderRegistry
     runs: RunManager
+    # What its app's /metrics serves and its runs' spans: this backend's own, not the process's.
+    metrics: Metrics
+    run_spans: RunSpans
     # Distributed mode only (REDIS_URL): this process among the others, and the run queue.
     cluster: Cluster | None = None
     queue: RunQueue | None = None
@@ -89,14 +95,24 @@ class Backend:
         await self.engine.dispose()
 
 
-async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
+async def open_backend(
+    settings: Settings,
+    engine: AsyncEngine,
+    *,
+    metrics: Metrics | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> Backend:
+    """`metrics`: where its operations, runs and provider calls are counted (by default its
+    own); `tracer_provider`: where its runs' spans go (by default none)."""
+    metrics = metrics or Metrics()
+    run_spans = RunSpans(tracer_provider)
     session_factory = create_session_factory(engine)
     async with session_factory() as session:
         catalog = await load_catalog(session)
     cluster = _cluster(settings)
     queue = _queue(settings)
     bus = EventBus(event_handlers(), sharing=cluster)
-    providers = MeasuredProviderRegistry.from_settings(settings.providers, concurrency=settings.provider_concurrency)
+    providers = MeasuredProviderRegistry(settings.providers, metrics=metrics, concurrency=settings.provider_concurrency)
     runs = RunManager(
         session_factory=session_factory,
         bus=bus,
@@ -104,6 +120,8 @@ async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
         providers=providers,
         media=MediaDirectory(settings.media_dir),
         limits=settings.limits.graph_limits,
+        metrics=metrics,
+        spans=run_spans,
         max_runs_per_user=settings.limits.max_runs_per_user,
         storage_timeout=settings.limits.run_storage_timeout_seconds,
         delta_window=settings.delta_window_ms / 1000,
@@ -131,6 +149,8 @@ async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
         catalog=catalog,
         providers=providers,
         runs=runs,
+        metrics=metrics,
+        run_spans=run_spans,
         cluster=cluster,
         queue=queue,
     )
