@@ -35,6 +35,7 @@ from schema.metrics import record_operation
 from schema.query_limits import ValidationRules, validate_query
 from services.errors import BadInput, DomainError
 from services.platform.input_checks import check_json_value
+from services.platform.metrics import Metrics
 from services.platform.write_conflicts import lost_race
 
 logger = logging.getLogger(__name__)
@@ -53,8 +54,9 @@ class OperationLifecycle(SchemaExtension):
     - validation: parsing, validation and input checks (see Validation).
     """
 
-    def __init__(self, validation: Validation) -> None:
+    def __init__(self, validation: Validation, metrics: Metrics) -> None:
         self.validation = validation
+        self.metrics = metrics
 
     async def on_operation(self) -> AsyncIterator[None]:
         started = time.perf_counter()
@@ -62,7 +64,7 @@ class OperationLifecycle(SchemaExtension):
         if not isinstance(connection_context, Context):
             yield
             code_result_errors(self.execution_context.result)
-            record_operation(self.execution_context, started)
+            record_operation(self.metrics, self.execution_context, started)
             return
         context = connection_context.for_operation()
         self.execution_context.context = context
@@ -71,7 +73,7 @@ class OperationLifecycle(SchemaExtension):
             code_result_errors(self.execution_context.result)
         finally:
             await self._finish(context)
-        record_operation(self.execution_context, started)
+        record_operation(self.metrics, self.execution_context, started)
 
     async def _finish(self, context: Context) -> None:
         result = self.execution_context.result

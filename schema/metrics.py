@@ -8,10 +8,10 @@ from graphql import FieldNode, GraphQLError, OperationDefinitionNode
 from graphql.language import OperationType as OperationTypeNode
 from strawberry.types.execution import ExecutionContext
 
-from services.platform import metrics
+from services.platform.metrics import Metrics
 
 
-def record_operation(context: ExecutionContext, started: float) -> None:
+def record_operation(metrics: Metrics, context: ExecutionContext, started: float) -> None:
     """Called by schema.extensions.OperationLifecycle once the operation's result is final."""
     operation = _operation(context)
     subscription = operation is not None and operation.operation is OperationTypeNode.SUBSCRIPTION

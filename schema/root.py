@@ -33,6 +33,7 @@ from schema.types.pagination import Connection
 from schema.types.projects import Character, Flow, Project
 from schema.types.runs import RUN_EVENT_TYPES, Run, RunEvent
 from schema.types.system import Health, Provider
+from services.platform.metrics import Metrics
 from services.platform.settings import Limits
 
 logger = logging.getLogger(__name__)
@@ -105,8 +106,13 @@ class AppSchema(strawberry.Schema):
         return OperationHooks(execution_context, extensions)
 
 
-def build_schema(limits: Limits | None = None, *, tracer_provider: TracerProvider | None = None) -> strawberry.Schema:
+def build_schema(
+    limits: Limits | None = None, *, metrics: Metrics | None = None, tracer_provider: TracerProvider | None = None
+) -> strawberry.Schema:
+    """`metrics`: where its operations are counted (the app's backend's; by default its own);
+    `tracer_provider`: where their spans go (by default none)."""
     limits = limits or Limits()
+    metrics = metrics or Metrics()
     # The rules are built once: a query text that passed them passes again, so the texts that
     # passed, like the rules, belong to this schema.
     rules = validation_rules(limits)
@@ -123,7 +129,8 @@ def build_schema(limits: Limits | None = None, *, tracer_provider: TracerProvide
         extensions=[
             *observers,
             lambda: OperationLifecycle(
-                Validation(rules, valid, max_tokens=limits.max_query_tokens, max_json_depth=limits.max_json_depth)
+                Validation(rules, valid, max_tokens=limits.max_query_tokens, max_json_depth=limits.max_json_depth),
+                metrics,
             ),
         ],
         config=StrawberryConfig(disable_field_suggestions=True),

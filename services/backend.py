@@ -1,10 +1,12 @@
-"""The process-wide objects every request shares, opened once at start-up."""
+"""The objects every request of an app shares, opened once at start-up (two apps in one
+process share none of them)."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
 
+from opentelemetry.trace import TracerProvider
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -15,14 +17,15 @@ from services.accounts.rate_limits import LoginRateLimiter, SignupRateLimiter
 from services.accounts.sessions import DecodedAccessTokens, SessionStates
 from services.accounts.tokens import TokenCodec
 from services.events.bus import EventBus
-from services.events.handlers import handlers
+from services.events.handlers import event_handlers
 from services.execution.catalog import Catalog
 from services.execution.components import CATALOG
 from services.execution.providers.registry import ProviderRegistry
 from services.platform.health import DatabaseProbe
 from services.platform.media import MediaDirectory
-from services.platform.metrics import MeasuredProviderRegistry
+from services.platform.metrics import MeasuredProviderRegistry, Metrics
 from services.platform.settings import Settings
+from services.platform.telemetry import RunSpans
 from services.runs.cluster import Cluster, ClusterCallbacks
 from services.runs.log.streams import READ_CONNECTIONS, RunStreams
 from services.runs.manager import RunManager, mark_interrupted_runs
@@ -42,6 +45,9 @@ class Backend:
     catalog: Catalog
     providers: ProviderRegistry
     runs: RunManager
+    # What its app's /metrics serves and its runs' spans: this backend's own, not the process's.
+    metrics: Metrics
+    run_spans: RunSpans
     # Distributed mode only (REDIS_URL): this process among the others, and the run queue.
     cluster: Cluster | None = None
     queue: RunQueue | None = None
@@ -89,12 +95,22 @@ class Backend:
         await self.engine.dispose()
 
 
-async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
+async def open_backend(
+    settings: Settings,
+    engine: AsyncEngine,
+    *,
+    metrics: Metrics | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> Backend:
+    """`metrics`: where its operations, runs and provider calls are counted (by default its
+    own); `tracer_provider`: where its runs' spans go (by default none)."""
+    metrics = metrics or Metrics()
+    run_spans = RunSpans(tracer_provider)
     session_factory = create_session_factory(engine)
     cluster = _cluster(settings)
     queue = _queue(settings)
-    bus = EventBus(handlers, sharing=cluster)
-    providers = MeasuredProviderRegistry.from_settings(settings.providers, concurrency=settings.provider_concurrency)
+    bus = EventBus(event_handlers(), sharing=cluster)
+    providers = MeasuredProviderRegistry(settings.providers, metrics=metrics, concurrency=settings.provider_concurrency)
     runs = RunManager(
         session_factory=session_factory,
         bus=bus,
@@ -102,6 +118,8 @@ async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
         providers=providers,
         media=MediaDirectory(settings.media_dir),
         limits=settings.limits.graph_limits,
+        metrics=metrics,
+        spans=run_spans,
         max_runs_per_user=settings.limits.max_runs_per_user,
         storage_timeout=settings.limits.run_storage_timeout_seconds,
         delta_window=settings.delta_window_ms / 1000,
@@ -129,6 +147,8 @@ async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
         catalog=CATALOG,
         providers=providers,
         runs=runs,
+        metrics=metrics,
+        run_spans=run_spans,
         cluster=cluster,
         queue=queue,
     )

@@ -1,4 +1,4 @@
-"""The ASGI application (`create_app`) and the process-wide backend it serves, opened and
+"""The ASGI application (`create_app`) and the backend it serves, its own, opened and
 closed with it (`opened_backend`: the worker and account commands open it too)."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
 
     from services.backend import Backend
+    from services.platform.metrics import Metrics
 
 
 def create_app(
@@ -39,7 +40,8 @@ def create_app(
     from starlette.staticfiles import StaticFiles
 
     from schema.root import build_schema
-    from services.platform.telemetry import start_tracing
+    from services.platform.metrics import Metrics
+    from services.platform.telemetry import tracer_provider_from_environment
     from web.cors import cors_middleware
     from web.middleware import RequestBodyLimits, WebSocketMessageLimit
     from web.pages import page_routes
@@ -48,11 +50,14 @@ def create_app(
     from web.view import GraphQLView
 
     settings = settings or load_settings()
-    tracer_provider = start_tracing(settings.telemetry, tracer_provider)
+    # The app's own, shared by its schema and its backend: another app in the process counts
+    # and traces apart. (A provider from the OTEL_* settings flushes its spans at exit.)
+    metrics = Metrics()
+    tracer_provider = tracer_provider or tracer_provider_from_environment(settings.telemetry)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with opened_backend(settings) as backend:
+        async with opened_backend(settings, metrics=metrics, tracer_provider=tracer_provider) as backend:
             await backend.prepare_to_serve(execute_runs=execute_runs)
             app.state.backend = backend
             if serving:
@@ -62,7 +67,7 @@ def create_app(
             yield
 
     view = GraphQLView(
-        build_schema(settings.limits, tracer_provider=tracer_provider),
+        build_schema(settings.limits, metrics=metrics, tracer_provider=tracer_provider),
         connection_init_wait_timeout=timedelta(seconds=settings.limits.websocket_init_timeout_seconds),
         allowed_origins=settings.cors_origins,
     )
@@ -91,9 +96,11 @@ def create_app(
 
 
 @asynccontextmanager
-async def opened_backend(settings: Settings) -> AsyncIterator[Backend]:
-    """The process-wide objects, closed on exit. The embedded default sets its database up
-    itself; PostgreSQL is migrated with `migrate`."""
+async def opened_backend(
+    settings: Settings, *, metrics: Metrics | None = None, tracer_provider: TracerProvider | None = None
+) -> AsyncIterator[Backend]:
+    """The backend's objects, closed on exit (`metrics`, `tracer_provider`: see open_backend).
+    The embedded default sets its database up itself; PostgreSQL is migrated with `migrate`."""
     from db.engine import create_engine
     from services.backend import open_backend
 
@@ -101,7 +108,7 @@ async def opened_backend(settings: Settings) -> AsyncIterator[Backend]:
     try:
         if settings.embedded:
             await prepare_database(engine)
-        backend = await open_backend(settings, engine)
+        backend = await open_backend(settings, engine, metrics=metrics, tracer_provider=tracer_provider)
     except BaseException:
         await engine.dispose()
         raise

@@ -8,11 +8,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from services.backend import Backend
-from services.platform import health, metrics
+from services.platform import health
 
 
 async def metrics_page(request: Request) -> Response:
-    return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    """This app's metrics (its backend's registry)."""
+    backend: Backend = request.app.state.backend
+    return Response(generate_latest(backend.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 async def live(request: Request) -> JSONResponse:

@@ -2,14 +2,13 @@
 
 `record_event` writes the `event_logs` row in the same transaction as the change it describes, so
 a rolled-back mutation leaves neither. `commit` commits and then hands the events to the bus,
-which runs the handlers registered in `services.events.handlers`.
+which runs the handlers of the table built in `services.events.handlers`.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -99,21 +98,14 @@ Handler = Callable[[DomainEvent, "EventBus"], Awaitable[None]]
 
 
 class EventHandlers:
-    """A registry filled by the `on` decorator, in one module: `services.events.handlers`."""
+    """What runs for each committed event, by event name (ALL_EVENTS: for every event); the
+    table is built in one place, `services.events.handlers.event_handlers`."""
 
-    def __init__(self) -> None:
-        self._handlers: defaultdict[str, list[Handler]] = defaultdict(list)
-
-    def on(self, *event_names: str) -> Callable[[Handler], Handler]:
-        def register(handler: Handler) -> Handler:
-            for name in event_names:
-                self._handlers[name].append(handler)
-            return handler
-
-        return register
+    def __init__(self, table: Mapping[str, Sequence[Handler]]) -> None:
+        self._table = {name: tuple(handlers) for name, handlers in table.items()}
 
     def for_event(self, name: str) -> list[Handler]:
-        return [*self._handlers.get(name, ()), *self._handlers.get(ALL_EVENTS, ())]
+        return [*self._table.get(name, ()), *self._table.get(ALL_EVENTS, ())]
 
 
 class EventSharing(Protocol):

@@ -60,16 +60,12 @@ class _RunTrace:
 
 
 class RunSpans:
-    """Turns each run's events into spans, timed by the events' own timestamps."""
+    """Turns each run's events into spans sent to `provider` (None: no run spans), timed by the
+    events' own timestamps. One per backend: its runs' spans go to its app's provider."""
 
-    def __init__(self) -> None:
-        self._tracer: Tracer | None = None
+    def __init__(self, provider: trace.TracerProvider | None = None) -> None:
+        self._tracer: Tracer | None = None if provider is None else provider.get_tracer(__name__)
         self._runs: dict[str, _RunTrace] = {}
-
-    def use(self, provider: trace.TracerProvider | None) -> None:
-        """Traces go to `provider` from now on (None: no run spans)."""
-        self._tracer = None if provider is None else provider.get_tracer(__name__)
-        self._runs.clear()
 
     def observe(self, event: RunEvent) -> None:
         if self._tracer is None:
@@ -124,18 +120,3 @@ def _end(span: Span | None, at: datetime, outcome: str, *, error: str | None = N
 
 def _ns(at: datetime) -> int:
     return int(at.timestamp() * 1_000_000_000)
-
-
-# One per process, like OpenTelemetry's own global tracer provider; create_app points it at the
-# app's provider.
-RUN_SPANS = RunSpans()
-
-
-def start_tracing(
-    env: Mapping[str, str], provider: trace.TracerProvider | None = None
-) -> trace.TracerProvider | None:
-    """`provider`, or the one the OTEL_* settings ask for (None: tracing off); run spans go to it.
-    (It flushes its spans when the process exits.)"""
-    provider = provider or tracer_provider_from_environment(env)
-    RUN_SPANS.use(provider)
-    return provider

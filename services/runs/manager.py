@@ -39,10 +39,11 @@ from services.execution.events import RunEvent
 from services.execution.graph import Graph, GraphLimits
 from services.execution.providers.registry import ProviderRegistry
 from services.execution.runner import CancelToken, Resume, RunRequest, run_flow
-from services.platform import metrics
 from services.platform.input_checks import parse_uuid
 from services.platform.media import MediaDirectory
+from services.platform.metrics import Metrics
 from services.platform.pagination import Page, PageRequest
+from services.platform.telemetry import RunSpans
 from services.projects.flows import checked_text_provider, get_flow, parsed_graph
 from services.runs.cluster import Cluster
 from services.runs.log.follow import follow_run
@@ -137,6 +138,8 @@ class RunManager:
         providers: ProviderRegistry,
         media: MediaDirectory,
         limits: GraphLimits,
+        metrics: Metrics,
+        spans: RunSpans,
         max_runs_per_user: int = 20,
         storage_timeout: float = 30.0,
         delta_window: float = 0.0,
@@ -155,8 +158,9 @@ class RunManager:
         self._streams = streams
         self._queue = queue
         self._tails = LiveTails()
+        self._metrics = metrics
         self._journal = RunJournal(
-            session_factory, bus, self._tails, streams=streams, storage_timeout=storage_timeout
+            session_factory, bus, self._tails, metrics=metrics, spans=spans, streams=streams, storage_timeout=storage_timeout
         )
         self._live: dict[uuid.UUID, LiveRun] = {}
         self._live_by_user: Counter[int] = Counter()
@@ -338,7 +342,7 @@ class RunManager:
 
     def _launch(self, live: LiveRun) -> None:
         live.task = asyncio.create_task(self._execute(live), name=f"run {live.run_id}")
-        metrics.run_started()
+        self._metrics.run_started()
 
     async def stream(self, actor: Actor, run_input: RunInput) -> AsyncIterator[RunEvent]:
         """Starts a run and follows it (`runFlow`); closing this cancels the run."""
@@ -372,7 +376,7 @@ class RunManager:
             session_factory=self._session_factory,
             streams=self._streams,
         )
-        return metrics.delivered(events)
+        return self._metrics.delivered(events)
 
     async def cancel(self, actor: Actor, run_id: str) -> Run:
         """Cancels the run wherever it goes on; answers once its end is stored (or after
@@ -487,7 +491,7 @@ class RunManager:
             await live.record.finished.wait()
         finally:
             self._untrack(live)
-            metrics.run_ended()
+            self._metrics.run_ended()
 
     async def _run_engine(self, live: LiveRun) -> None:
         record = live.record

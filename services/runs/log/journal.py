@@ -43,8 +43,8 @@ from db.repositories.runs import RunOutcome, RunRepository
 from services.events.bus import DomainEvent, EventBus, commit, record_events
 from services.execution import events as run_events
 from services.execution.events import NodeStatus, RunEvent
-from services.platform import metrics
-from services.platform.telemetry import RUN_SPANS
+from services.platform.metrics import Metrics
+from services.platform.telemetry import RunSpans
 from services.runs.log.streams import RunStreams
 from services.runs.log.tail import LiveTails
 
@@ -119,10 +119,14 @@ class RunJournal:
         bus: EventBus,
         tails: LiveTails,
         *,
+        metrics: Metrics,
+        spans: RunSpans,
         streams: RunStreams | None = None,
         storage_timeout: float = 30.0,
     ) -> None:
         self._session_factory = session_factory
+        self._metrics = metrics
+        self._spans = spans
         self._bus = bus
         self._tails = tails
         self._streams = streams
@@ -169,7 +173,7 @@ class RunJournal:
     def append(self, record: RunRecord, event: RunEvent) -> None:
         if record.ended:
             return  # given up, or a second terminal event: the log is closed
-        RUN_SPANS.observe(event)
+        self._spans.observe(event)
         record.unwritten.append(event)
         record.last_seq = event.seq
         record.ended = isinstance(event, run_events.FINAL_EVENTS)
@@ -257,7 +261,7 @@ class RunJournal:
                     return
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, LAST_RETRY_DELAY)
-        metrics.batch_stored([event for part in parts if part.record.run_id not in fenced for event in part.events])
+        self._metrics.batch_stored([event for part in parts if part.record.run_id not in fenced for event in part.events])
         self._publish_or_hand_over(parts, fenced)
 
     def _publish_or_hand_over(self, parts: list[_RunPart], fenced: set[uuid.UUID]) -> None:
@@ -371,7 +375,7 @@ class RunJournal:
         final = part.events[-1]
         assert isinstance(final, run_events.RunFailed)
         logger.error("run given up: %s", final.error, extra={"run_id": str(record.run_id)})
-        RUN_SPANS.abandoned(record.run_id, final.at, final.error)
+        self._spans.abandoned(record.run_id, final.at, final.error)
         self._announce(record.run_id, part.events, final=True)
         self._forget(record)
         task = asyncio.create_task(self._store_eventually(part))
