@@ -31,7 +31,7 @@ from strawberry.types.graphql import OperationType
 
 from schema.context import Context
 from schema.errors import code_result_errors, code_stream_errors, coded_error, internal_error
-from schema.metrics import record_operation
+from schema.metrics import observe_operation
 from schema.query_limits import ValidationRules, validate_query
 from services.errors import BadInput, DomainError
 from services.platform.input_checks import check_json_value
@@ -64,7 +64,7 @@ class OperationLifecycle(SchemaExtension):
         if not isinstance(connection_context, Context):
             yield
             code_result_errors(self.execution_context.result)
-            record_operation(self.metrics, self.execution_context, started)
+            observe_operation(self.metrics, self.execution_context, started)
             return
         context = connection_context.for_operation()
         self.execution_context.context = context
@@ -73,7 +73,7 @@ class OperationLifecycle(SchemaExtension):
             code_result_errors(self.execution_context.result)
         finally:
             await self._finish(context)
-        record_operation(self.metrics, self.execution_context, started)
+        observe_operation(self.metrics, self.execution_context, started)
 
     async def _finish(self, context: Context) -> None:
         result = self.execution_context.result

@@ -11,8 +11,9 @@ from strawberry.types.execution import ExecutionContext
 from services.platform.metrics import Metrics
 
 
-def record_operation(metrics: Metrics, context: ExecutionContext, started: float) -> None:
-    """Called by schema.extensions.OperationLifecycle once the operation's result is final."""
+def observe_operation(metrics: Metrics, context: ExecutionContext, started: float) -> None:
+    """Reads what `Metrics.record_operation` records (root field, outcome, time) from a finished
+    operation; called by schema.extensions.OperationLifecycle once its result is final."""
     operation = _operation(context)
     subscription = operation is not None and operation.operation is OperationTypeNode.SUBSCRIPTION
     seconds = None if subscription else time.perf_counter() - started
