@@ -5,11 +5,14 @@ the next group commit, with the rows of the runs started meanwhile, and its star
 that commit (a new run waits for one retry at most: its starter hears at once that the database
 is unavailable).
 
-`append` only buffers, so the engine never waits for the database. One writer task takes what
-every live run has appended (at most `RUN_BATCH_LIMIT` events of each, so a huge run cannot hold
-up a small one for more than one batch), writes it in one transaction with a bulk statement per
-kind of row (`RunLogStorage`, storage.py), and only after the commit publishes those events to the live tail. While a write is
-in flight, new events pile up for the next one: the busier the runs, the larger the batches.
+`append` only buffers: the engine does not wait for a write. It waits for the database only
+when its unwritten events pile up past `MAX_UNWRITTEN_EVENTS` (`wait_for_room`: the database is
+slow or down), so that a run's memory stays bounded. One writer task takes what every live run has
+appended (at most `RUN_BATCH_LIMIT` events of each, so a huge run cannot hold up a small one for
+more than one batch), writes it in one transaction with a bulk statement per kind of row
+(`RunLogStorage`, storage.py), and only after the commit publishes those events to the live tail.
+While a write is in flight, new events pile up for the next one: the busier the runs, the larger
+the batches.
 
 Faults: a write that fails for a passing reason (connection lost, database locked) is retried
 with backoff, continuing where the stored log ends. When the database stays unreachable for
@@ -174,7 +177,8 @@ class RunJournal:
         self._work.set()
 
     async def wait_for_room(self, record: RunRecord) -> None:
-        """Returns at once unless the run's unwritten events have piled up."""
+        """Returns at once unless the run's unwritten events have piled up past
+        `MAX_UNWRITTEN_EVENTS`; then waits until the writer has taken them."""
         while len(record.unwritten) > MAX_UNWRITTEN_EVENTS and not record.finished.is_set():
             record.room.clear()
             await record.room.wait()
