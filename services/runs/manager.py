@@ -48,6 +48,7 @@ from services.projects.flows import checked_text_provider, get_flow, parsed_grap
 from services.runs.cluster import Cluster
 from services.runs.log.follow import follow_run
 from services.runs.log.journal import RunJournal, RunOwner, RunRecord
+from services.runs.log.storage import SqlRunLogStorage
 from services.runs.log.streams import RunStreams
 from services.runs.log.tail import LiveTails
 from services.runs.queue import QueuedRun, RunQueue
@@ -160,7 +161,13 @@ class RunManager:
         self._tails = LiveTails()
         self._metrics = metrics
         self._journal = RunJournal(
-            session_factory, bus, self._tails, metrics=metrics, spans=spans, streams=streams, storage_timeout=storage_timeout
+            SqlRunLogStorage(session_factory),
+            bus,
+            self._tails,
+            metrics=metrics,
+            spans=spans,
+            streams=streams,
+            storage_timeout=storage_timeout,
         )
         self._live: dict[uuid.UUID, LiveRun] = {}
         self._live_by_user: Counter[int] = Counter()

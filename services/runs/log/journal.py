@@ -5,11 +5,14 @@ the next group commit, with the rows of the runs started meanwhile, and its star
 that commit (a new run waits for one retry at most: its starter hears at once that the database
 is unavailable).
 
-`append` only buffers, so the engine never waits for the database. One writer task takes what
-every live run has appended (at most `RUN_BATCH_LIMIT` events of each, so a huge run cannot hold
-up a small one for more than one batch), writes it in one transaction with a bulk statement per
-kind of row, and only after the commit publishes those events to the live tail. While a write is
-in flight, new events pile up for the next one: the busier the runs, the larger the batches.
+`append` only buffers: the engine does not wait for a write. It waits for the database only
+when its unwritten events pile up past `MAX_UNWRITTEN_EVENTS` (`wait_for_room`: the database is
+slow or down), so that a run's memory stays bounded. One writer task takes what every live run has
+appended (at most `RUN_BATCH_LIMIT` events of each, so a huge run cannot hold up a small one for
+more than one batch), writes it in one transaction with a bulk statement per kind of row
+(`RunLogStorage`, storage.py), and only after the commit publishes those events to the live tail.
+While a write is in flight, new events pile up for the next one: the busier the runs, the larger
+the batches.
 
 Faults: a write that fails for a passing reason (connection lost, database locked) is retried
 with backoff, continuing where the stored log ends. When the database stays unreachable for
@@ -34,17 +37,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError, StatementError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from db.base import utc_now
 from db.models import Run, RunStatus
-from db.repositories.runs import RunOutcome, RunRepository
-from services.events.bus import DomainEvent, EventBus, commit, record_events
+from db.repositories.runs import RunOutcome
+from services.events.bus import DomainEvent, EventBus
 from services.execution import events as run_events
 from services.execution.events import NodeStatus, RunEvent
 from services.platform.metrics import Metrics
 from services.platform.telemetry import RunSpans
+from services.runs.log.storage import EndedRun, GroupCommit, RunLogStorage, RunLogTransaction
 from services.runs.log.streams import RunStreams
 from services.runs.log.tail import LiveTails
 
@@ -115,7 +116,7 @@ class _RunPart:
 class RunJournal:
     def __init__(
         self,
-        session_factory: async_sessionmaker[AsyncSession],
+        storage: RunLogStorage,
         bus: EventBus,
         tails: LiveTails,
         *,
@@ -124,7 +125,7 @@ class RunJournal:
         streams: RunStreams | None = None,
         storage_timeout: float = 30.0,
     ) -> None:
-        self._session_factory = session_factory
+        self._storage = storage
         self._metrics = metrics
         self._spans = spans
         self._bus = bus
@@ -181,7 +182,8 @@ class RunJournal:
         self._work.set()
 
     async def wait_for_room(self, record: RunRecord) -> None:
-        """Returns at once unless the run's unwritten events have piled up."""
+        """Returns at once unless the run's unwritten events have piled up past
+        `MAX_UNWRITTEN_EVENTS`; then waits until the writer has taken them."""
         while len(record.unwritten) > MAX_UNWRITTEN_EVENTS and not record.finished.is_set():
             record.room.clear()
             await record.room.wait()
@@ -240,7 +242,7 @@ class RunJournal:
                 fenced = await self._write(parts, retrying=failing_since is not None)
                 break
             except Exception as error:
-                if not _is_passing(error):
+                if not self._storage.is_passing(error):
                     await self._store_one_by_one(parts)
                     return
                 now = time.monotonic()
@@ -322,19 +324,18 @@ class RunJournal:
         return _RunPart(record, [final], _node_rows(record, [final]))
 
     async def _write(self, parts: list[_RunPart], *, retrying: bool) -> set[uuid.UUID]:
-        """Writes the parts in one transaction; returns the runs whose fence refused the write."""
-        async with self._session_factory() as session:
-            repository = RunRepository(session)
-            fenced = await _fenced(repository, parts)
+        """Writes the parts in one transaction; returns the runs whose fence refused the write.
+        The runs that ended in it are announced on the bus once it is committed."""
+        async with self._storage.transaction() as transaction:
+            fenced = await _fenced(transaction, parts)
             parts = [part for part in parts if part.record.run_id not in fenced]
             if retrying:
                 # The last attempt may have committed without our hearing of it.
-                parts = await _unstored(repository, parts)
-            await repository.insert_runs([part.new_run for part in parts if part.new_run is not None])
-            await repository.append_events([_event_row(part.record, event) for part in parts for event in part.events])
-            await repository.save_node_results([row for part in parts for row in part.node_rows])
-            await _finish(session, repository, [part for part in parts if part.final is not None])
-            await commit(session, self._bus)
+                parts = await _unstored(transaction, parts)
+            group = _group_commit(parts)
+            await transaction.commit(group)
+        if group.ended:
+            await self._bus.publish([ended.announcement for ended in group.ended])
         return fenced
 
     def _publish(self, record: RunRecord, events: list[RunEvent]) -> None:
@@ -391,41 +392,24 @@ class RunJournal:
                     logger.warning("a run's end was not stored: it was taken over", extra={"run_id": str(part.record.run_id)})
                 return
             except Exception as error:
-                if not _is_passing(error):
+                if not self._storage.is_passing(error):
                     logger.exception("could not store a run's end", extra={"run_id": str(part.record.run_id)})
                     return
                 delay = min(delay * 2, 30.0)
 
 
-# SQLSTATE classes of data the database refuses for what it is: data exceptions (a NUL byte in
-# text), integrity violations, syntax or access errors.
-_REFUSED_SQLSTATE_CLASSES = ("22", "23", "42")
-
-
-def _is_passing(error: Exception) -> bool:
-    """Anything but data refused for good (connection lost or refused, database locked or
-    shutting down, a timeout) may pass: trying again later can succeed."""
-    if isinstance(error, DBAPIError):
-        if isinstance(error, IntegrityError | DataError | ProgrammingError):
-            return False
-        sqlstate = getattr(error.orig, "sqlstate", None)
-        return not (isinstance(sqlstate, str) and sqlstate[:2] in _REFUSED_SQLSTATE_CLASSES)
-    # A value the driver cannot even send (StatementError wraps those) fails every time.
-    return not isinstance(error, StatementError | ValueError | TypeError)
-
-
-async def _fenced(repository: RunRepository, parts: list[_RunPart]) -> set[uuid.UUID]:
+async def _fenced(transaction: RunLogTransaction, parts: list[_RunPart]) -> set[uuid.UUID]:
     """The runs of these parts whose attempt may no longer write (taken over, or ended)."""
     attempts = {part.record.run_id: part.record.attempt for part in parts if part.record.attempt is not None}
     if not attempts:
         return set()
-    return set(attempts) - await repository.writable(attempts)
+    return set(attempts) - await transaction.writable(attempts)
 
 
-async def _unstored(repository: RunRepository, parts: list[_RunPart]) -> list[_RunPart]:
+async def _unstored(transaction: RunLogTransaction, parts: list[_RunPart]) -> list[_RunPart]:
     new_runs = [part.new_run.id for part in parts if part.new_run is not None]
-    created = await repository.existing(new_runs) if new_runs else set()
-    stored = await repository.last_seqs([part.record.run_id for part in parts if part.new_run is None])
+    created = await transaction.existing(new_runs) if new_runs else set()
+    stored = await transaction.last_seqs([part.record.run_id for part in parts if part.new_run is None])
     kept = []
     for part in parts:
         if part.new_run is not None:
@@ -439,18 +423,13 @@ async def _unstored(repository: RunRepository, parts: list[_RunPart]) -> list[_R
     return kept
 
 
-async def _finish(session: AsyncSession, repository: RunRepository, ending: list[_RunPart]) -> None:
-    """The runs whose terminal event is in this batch: their rows, their node results left
-    open, the domain event of each; one statement of each kind for all of them."""
-    if not ending:
-        return
-    outcomes = [_outcome(part.record, part.final) for part in ending if part.final is not None]
-    await repository.finish(outcomes)
-    # A completed run has no node left open (the engine completes it after its last node).
-    await repository.close_unfinished_node_results(
-        [outcome for outcome in outcomes if outcome.status is not RunStatus.COMPLETED]
+def _group_commit(parts: list[_RunPart]) -> GroupCommit:
+    return GroupCommit(
+        new_runs=[part.new_run for part in parts if part.new_run is not None],
+        events=[_event_row(part.record, event) for part in parts for event in part.events],
+        node_results=[row for part in parts for row in part.node_rows],
+        ended=[_ended(part.record, part.final) for part in parts if part.final is not None],
     )
-    await record_events(session, [_ended(part.record, outcome) for part, outcome in zip(ending, outcomes, strict=True)])
 
 
 def _outcome(record: RunRecord, final: RunEvent) -> RunOutcome:
@@ -463,7 +442,12 @@ def _outcome(record: RunRecord, final: RunEvent) -> RunOutcome:
     )
 
 
-def _ended(record: RunRecord, outcome: RunOutcome) -> DomainEvent:
+def _ended(record: RunRecord, final: RunEvent) -> EndedRun:
+    outcome = _outcome(record, final)
+    return EndedRun(outcome, _announcement(record, outcome))
+
+
+def _announcement(record: RunRecord, outcome: RunOutcome) -> DomainEvent:
     return DomainEvent(
         name=f"run.{outcome.status.value}",
         user_id=record.owner.user_id,
