@@ -12,6 +12,7 @@ from graphql import (
 from strawberry.types.unset import UnsetType
 
 from schema.context import Info
+from schema.strawberry_internals import resolve_info
 from services.platform.pagination import PageRequest, page_request
 
 Value = TypeVar("Value")
@@ -29,7 +30,7 @@ def page_of(info: Info, first: int | None, after: str | None) -> PageRequest:
 def selects(info: Info, path: tuple[str, ...]) -> bool:
     """Whether the field being resolved selects the field at `path` below it (by field names,
     through fragments; @skip and @include not considered)."""
-    raw = info._raw_info
+    raw = resolve_info(info)
     return any(_selects(node.selection_set, path, raw.fragments) for node in raw.field_nodes)
 
 

@@ -37,6 +37,7 @@ from typing import Any, ClassVar, NamedTuple, cast
 
 from graphql import (
     ExecutionResult,
+    ExperimentalIncrementalExecutionResults,
     GraphQLField,
     GraphQLInterfaceType,
     GraphQLLeafType,
@@ -46,24 +47,30 @@ from graphql import (
     OperationType,
     is_leaf_type,
 )
-from graphql.execution.collect_fields import DeferUsage, FieldDetailsList, GroupedFieldSet
-from graphql.execution.executor import CollectedErrors, to_nodes
-from graphql.execution.incremental.incremental_executor import DeliveryGroupMap
-from graphql.execution.types import ExperimentalIncrementalExecutionResults
-from graphql.pyutils import AwaitableOrValue, Path, Undefined
-from graphql.pyutils.is_awaitable import is_awaitable
+from graphql.pyutils import AwaitableOrValue, Path, Undefined, is_awaitable
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.context import StreamResultContextManager, WrappedHook
+from strawberry.resolvers import is_default_resolver
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types import ExecutionContext
 from strawberry.types.execution import StreamExecutionResult
 from strawberry.types.field import StrawberryField
 from strawberry.utils.await_maybe import await_maybe
 
-from schema.extensions import LeanExtensionsRunner
+from schema.extensions import HookKinds, LeanExtensionsRunner
+from schema.graphql_core_internals import (
+    CollectedErrors,
+    DeferUsage,
+    DeliveryGroupMap,
+    FieldDetailsList,
+    GroupedFieldSet,
+    to_nodes,
+)
+from schema.strawberry_internals import StreamResultHooks, stream_result_hooks
 
 TYPENAME = "__typename"
-STRAWBERRY_DEFINITION = "strawberry-definition"
+STRAWBERRY_DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
 
 
 class LeafField(NamedTuple):
@@ -131,11 +138,12 @@ class LeafPlan:
 
 def _plain_leaf(response_name: str, field: GraphQLField) -> LeafField | None:
     """A field that only reads an attribute of a scalar or enum type, as Strawberry builds it
-    for a field without a resolver (`_is_default`, and its definition a basic field)."""
+    for a field without a resolver (a default resolver, and its definition a basic field)."""
     definition = (field.extensions or {}).get(STRAWBERRY_DEFINITION)
     if (
         field.args
-        or not getattr(field.resolve, "_is_default", False)
+        or field.resolve is None
+        or not is_default_resolver(field.resolve)
         or not isinstance(definition, StrawberryField)
         or not definition.is_basic_field
     ):
@@ -170,6 +178,9 @@ class KnownPlans:
             OrderedDict()
         )
 
+    def __len__(self) -> int:
+        return len(self._plans)
+
     def plan(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> LeafPlan | None:
         selection = tuple(
             (response_name, details[0].node.name.value, bool(details[0].node.arguments))
@@ -189,7 +200,9 @@ class EventExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor, executing a subscription's events with what it worked out for
     the first one (see the module's docstring)."""
 
-    known_plans: ClassVar[KnownPlans] = KnownPlans()
+    # One per schema (for_schema): a module-wide one would be shared by every schema of the
+    # process, whatever their types.
+    known_plans: ClassVar[KnownPlans]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -321,9 +334,9 @@ class EventExecutor(StrawberryGraphQLCoreExecutionContext):
         return plan
 
     @classmethod
-    def for_schema(cls) -> type[EventExecutor]:
-        """A class of its own for one schema, whose subscriptions share the plans it makes."""
-        return type(cls.__name__, (cls,), {"known_plans": KnownPlans()})
+    def for_schema(cls, plans: KnownPlans) -> type[EventExecutor]:
+        """A class of its own for one schema, whose subscriptions share `plans`."""
+        return type(cls.__name__, (cls,), {"known_plans": plans})
 
 
 class OperationHooks(LeanExtensionsRunner):
@@ -332,9 +345,11 @@ class OperationHooks(LeanExtensionsRunner):
     subscription's events are its stream results), and asks only the extensions that have
     results for them."""
 
-    def __init__(self, execution_context: ExecutionContext, extensions: list[SchemaExtension] | None = None) -> None:
-        super().__init__(execution_context, extensions)
-        self._stream_result_hooks = StreamResultContextManager(self.extensions, None).hooks  # type: ignore[arg-type]
+    def __init__(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension] | None, hook_kinds: HookKinds
+    ) -> None:
+        super().__init__(execution_context, extensions, hook_kinds)
+        self._stream_result_hooks = stream_result_hooks(self.extensions)
         self._with_results = [
             extension for extension in self.extensions if type(extension).get_results is not SchemaExtension.get_results
         ]
@@ -345,7 +360,7 @@ class OperationHooks(LeanExtensionsRunner):
             return _NO_HOOKS  # type: ignore[return-value]
         if len(hooks) == 1 and not hooks[0].is_async:
             return _OneSyncHook(hooks[0], result)  # type: ignore[return-value]
-        return _StreamResultHooks(hooks, result)
+        return StreamResultHooks(hooks, result)
 
     async def get_extensions_results(self, ctx: ExecutionContext) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -353,14 +368,6 @@ class OperationHooks(LeanExtensionsRunner):
             data.update(await await_maybe(extension.get_results()))
         data.update(ctx.extensions_results)
         return data
-
-
-class _StreamResultHooks(StreamResultContextManager):
-    """Strawberry's context manager for one stream result, given the hooks found already."""
-
-    def __init__(self, hooks: list[WrappedHook], result: StreamExecutionResult) -> None:  # noqa: D107
-        self.hooks = hooks
-        self.result = result
 
 
 class _OneSyncHook:

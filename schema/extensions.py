@@ -33,6 +33,7 @@ from schema.context import Context
 from schema.errors import code_result_errors, code_stream_errors, coded_error, internal_error
 from schema.metrics import observe_operation
 from schema.query_limits import ValidationRules, validate_query
+from schema.strawberry_internals import graphql_schema
 from services.errors import BadInput, DomainError
 from services.platform.input_checks import check_json_value
 from services.platform.metrics import Metrics
@@ -199,7 +200,7 @@ class Validation:
             errors: list[GraphQLError] = []
         else:
             assert context.graphql_document is not None  # parsed before validation
-            errors = validate_query(context.schema._schema, context.graphql_document, self.rules)
+            errors = validate_query(graphql_schema(context.schema), context.graphql_document, self.rules)
             if not errors:
                 errors = self._refused(lambda: self._check_literals(context.graphql_document))
             if digest is not None and context.query and not errors:
@@ -270,7 +271,14 @@ class LeanExtensionsRunner(SchemaExtensionsRunner):
     and enters it through an ExitStack, for each of the four stages of every operation: a
     tenth of a small query's cost). Where a stage has exactly one hook and it is a generator
     (as all of OperationLifecycle's are), it is entered here, with contextlib's semantics;
-    anything else (tracing adds hooks to every stage) goes through Strawberry's own managers."""
+    anything else (tracing adds hooks to every stage) goes through Strawberry's own managers.
+    What kind each hook is, is found once per schema (`hook_kinds`)."""
+
+    def __init__(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension] | None, hook_kinds: HookKinds
+    ) -> None:
+        super().__init__(execution_context, extensions)
+        self._hook_kinds = hook_kinds
 
     def operation(self) -> Any:
         return self._stage("on_operation") or super().operation()
@@ -288,7 +296,7 @@ class LeanExtensionsRunner(SchemaExtensionsRunner):
         if len(self.extensions) != 1:
             return None
         extension = self.extensions[0]
-        kind = _hook_kind(type(extension), hook_name)
+        kind = self._hook_kinds[type(extension), hook_name]
         if kind is None:
             return None
         if kind == "none":
@@ -296,15 +304,15 @@ class LeanExtensionsRunner(SchemaExtensionsRunner):
         return _GeneratorHook(getattr(extension, hook_name)(), is_async=kind == "async")
 
 
-_hook_kinds: dict[tuple[type, str], str | None] = {}
+class HookKinds(dict[tuple[type, str], str | None]):
+    """The kind of each (extension class, hook name), inspected once: "sync" or "async" (a
+    generator hook), "none" (not overridden), None (anything else). Held by the schema
+    (AppSchema), not the module, so that two schemas in one process do not share what they
+    found; a dict, so that a known hook costs one lookup."""
 
-
-def _hook_kind(extension_class: type, hook_name: str) -> str | None:
-    """"sync" or "async" (a generator hook), "none" (not overridden), None (anything else)."""
-    key = (extension_class, hook_name)
-    if key not in _hook_kinds:
-        _hook_kinds[key] = _inspected_hook_kind(extension_class, hook_name)
-    return _hook_kinds[key]
+    def __missing__(self, key: tuple[type, str]) -> str | None:
+        kind = self[key] = _inspected_hook_kind(*key)
+        return kind
 
 
 def _inspected_hook_kind(extension_class: type, hook_name: str) -> str | None:

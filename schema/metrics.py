@@ -8,6 +8,7 @@ from graphql import FieldNode, GraphQLError, OperationDefinitionNode
 from graphql.language import OperationType as OperationTypeNode
 from strawberry.types.execution import ExecutionContext
 
+from schema.strawberry_internals import graphql_schema
 from services.platform.metrics import Metrics
 
 
@@ -39,7 +40,7 @@ def root_field(context: ExecutionContext, operation: OperationDefinitionNode | N
     label value of its own); else "unknown"."""
     if operation is None:
         return "unknown"
-    root = context.schema._schema.get_root_type(operation.operation)
+    root = graphql_schema(context.schema).get_root_type(operation.operation)
     for selection in operation.selection_set.selections:
         if isinstance(selection, FieldNode) and root is not None and selection.name.value in root.fields:
             return selection.name.value

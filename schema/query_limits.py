@@ -45,9 +45,9 @@ from graphql.validation import (
     ValidationRule,
     specified_rules,
 )
-from graphql.validation.validate import ValidationAbortedError
 from strawberry.schema.schema import validate_document
 
+from schema.graphql_core_internals import ValidationAbortedError, merge_budget_left, set_merge_budget
 from services.platform.pagination import DEFAULT_PAGE_SIZE
 from services.platform.settings import Limits
 
@@ -232,13 +232,13 @@ def bounded_merge_rule(budget: int) -> type[ValidationRule]:
     class BoundedMergeRule(OverlappingFieldsCanBeMergedRule):
         def __init__(self, context: ValidationContext) -> None:
             super().__init__(context)
-            self.rule_context.remaining_complexity_budget = budget
+            set_merge_budget(self, budget)
 
         def enter_selection_set(self, selection_set: SelectionSetNode, key: Any, parent: Any, *args: Any) -> None:
             try:
                 super().enter_selection_set(selection_set, key, parent, *args)
             except ValidationAbortedError:
-                if self.rule_context.remaining_complexity_budget >= 0:
+                if merge_budget_left(self) >= 0:
                     raise  # aborted for another reason: too many errors
                 raise ValidationAbortedError(
                     f"Checking that fields of the same name can merge needs over {budget} comparisons "

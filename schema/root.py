@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, Callable
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
@@ -23,8 +24,8 @@ import resolvers.projects
 import resolvers.runs
 import resolvers.system
 import resolvers.users
-from schema.execution import EventExecutor, OperationHooks
-from schema.extensions import OperationLifecycle, Validation, ValidDocuments
+from schema.execution import EventExecutor, KnownPlans, OperationHooks
+from schema.extensions import HookKinds, OperationLifecycle, Validation, ValidDocuments
 from schema.query_limits import validation_rules
 from schema.types.accounts import AuthPayload, BackofficeUser, User
 from schema.types.components import Component
@@ -92,6 +93,11 @@ class Subscription:
 
 
 class AppSchema(strawberry.Schema):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The kinds of its extensions' hooks, found once (schema.extensions.HookKinds).
+        self.hook_kinds = HookKinds()
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -103,12 +109,12 @@ class AppSchema(strawberry.Schema):
     def create_extensions_runner(
         self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
     ) -> SchemaExtensionsRunner:
-        return OperationHooks(execution_context, extensions)
+        return OperationHooks(execution_context, extensions, self.hook_kinds)
 
 
 def build_schema(
     limits: Limits | None = None, *, metrics: Metrics | None = None, tracer_provider: TracerProvider | None = None
-) -> strawberry.Schema:
+) -> AppSchema:
     """`metrics`: where its operations are counted (the app's backend's; by default its own);
     `tracer_provider`: where their spans go (by default none)."""
     limits = limits or Limits()
@@ -134,8 +140,9 @@ def build_schema(
             ),
         ],
         config=StrawberryConfig(disable_field_suggestions=True),
-        # Executes a subscription's events with the selection worked out once (schema.execution).
-        execution_context_class=EventExecutor.for_schema(),
+        # Executes a subscription's events with the selection worked out once, and plans of
+        # this schema's own (schema.execution).
+        execution_context_class=EventExecutor.for_schema(KnownPlans()),
         # Event types appear in the schema only through the RunEvent interface.
         types=RUN_EVENT_TYPES,
     )

@@ -9,7 +9,7 @@ import types
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import strawberry
@@ -18,6 +18,8 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 import resolvers.runs
 import schema.types.runs as runs_types
+from schema.execution import EventExecutor, KnownPlans
+from schema.graphql_core_internals import collected_sub_fields
 from schema.root import build_schema
 from services.events.bus import DomainEvent
 from services.execution import events
@@ -285,5 +287,20 @@ async def test_what_a_subscription_keeps_does_not_grow_with_its_events() -> None
     subscription = executors[0]
     assert all(executor is subscription for executor in executors)
     # graphql-core's memo of sub-fields and our plans: one entry for the one type of event.
-    assert len(subscription._relevant_sub_fields) == 1
+    assert len(collected_sub_fields(subscription)) == 1
     assert len(subscription._leaf_plans) == 1
+
+
+def plans_of(schema: strawberry.Schema) -> KnownPlans:
+    executor = schema.execution_context_class
+    assert executor is not None and issubclass(executor, EventExecutor)
+    return cast("type[EventExecutor]", executor).known_plans
+
+
+async def test_two_schemas_in_one_process_keep_their_own_plans_and_hook_kinds() -> None:
+    first, second = build_schema(), build_schema()
+    await results(first, FULL, {"input": {}}, every_event()[:3])
+    assert len(plans_of(first)) > 0
+    assert len(first.hook_kinds) > 0
+    assert len(plans_of(second)) == 0
+    assert len(second.hook_kinds) == 0

@@ -10,6 +10,7 @@ from graphql import DocumentNode, OperationDefinitionNode, parse
 
 from schema.query_limits import validate_query, validation_rules
 from schema.root import build_schema
+from schema.strawberry_internals import graphql_schema
 from services.platform.settings import Limits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,4 +35,4 @@ def readme_operations() -> list[DocumentNode]:
 @pytest.mark.parametrize("document", readme_operations())
 def test_a_readme_example_is_valid_within_the_default_limits(document: DocumentNode) -> None:
     schema = build_schema(Limits())
-    assert validate_query(schema._schema, document, validation_rules(Limits())) == []
+    assert validate_query(graphql_schema(schema), document, validation_rules(Limits())) == []

@@ -18,15 +18,10 @@ import uvicorn
 import uvicorn.config
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from services.platform.logs import JSON_FORMATTER, TEXT_FORMATTER
 from services.platform.settings import Settings
-
-try:
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-except ImportError:  # pragma: no cover - httptools comes with uvicorn[standard]
-    HttpToolsProtocol = None  # type: ignore[assignment, misc]
+from web.uvicorn_internals import capture_signal, http_protocol_class
 
 logger = logging.getLogger(__name__)
 
@@ -101,17 +96,8 @@ class _HeaderDeadline:
 
 def http_protocol(header_timeout_seconds: float) -> type[asyncio.Protocol]:
     """uvicorn's HTTP protocol (httptools when installed, else h11) with the header deadline."""
-    if HttpToolsProtocol is not None:
-
-        class HttpTools(_HeaderDeadline, HttpToolsProtocol):
-            header_timeout = header_timeout_seconds
-
-        return HttpTools
-
-    class H11(_HeaderDeadline, H11Protocol):  # pragma: no cover
-        header_timeout = header_timeout_seconds
-
-    return H11
+    base = http_protocol_class()
+    return type(base.__name__, (_HeaderDeadline, base), {"header_timeout": header_timeout_seconds})
 
 
 # `token=` and `access_token=` query parameters, up to the next separator.
@@ -165,7 +151,7 @@ class DrainingServer(uvicorn.Server):
         if sig != signal.SIGTERM or self._draining is not None or self.should_exit or self._loop is None:
             super().handle_exit(sig, frame)
             return
-        self._captured_signals.append(sig)  # re-raised once stopped, as uvicorn does
+        capture_signal(self, sig)
         # A signal handler may run anywhere in the loop's own code: schedule, do not touch it.
         self._loop.call_soon_threadsafe(self._start_draining)
 

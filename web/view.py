@@ -19,6 +19,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from schema.context import Context
+from schema.strawberry_internals import serves_streams
 from services.backend import Backend
 from services.errors import DomainError
 from web.json_bodies import (
@@ -63,7 +64,7 @@ class GraphQLView(GraphQL[Context, None]):
         a small query's cost. None: not that kind after all (a batch, a streaming `Accept`):
         `run` answers it, from the body read here."""
         data = self.parse_json(await request.body())
-        if not isinstance(data, dict) or self._stream_transport_map:
+        if not isinstance(data, dict) or serves_streams(self):
             return None
         query, variables, extensions = data.get("query"), data.get("variables"), data.get("extensions")
         if not isinstance(query, str | None) or not isinstance(variables, dict | None):

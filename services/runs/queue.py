@@ -24,9 +24,10 @@ from typing import Any, Protocol
 import procrastinate
 from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.jobs import Job, Status
-from procrastinate.manager import JobManager
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+
+from services.runs.procrastinate_internals import forgive_heartbeat_failures
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class RunQueue:
         self.app = procrastinate.App(
             connector=procrastinate.PsycopgConnector(conninfo=libpq_address(database_url), min_size=1, max_size=10)
         )
-        self.app.job_manager = _HeartbeatTolerantJobManager(self.app.connector)
+        forgive_heartbeat_failures(self.app)
         self._execute_run = self.app.task(name=EXECUTE_RUN, queue=QUEUE, retry=CLAIM_RETRIES)(self._execute)
         retry_task = self.app.task(name=RETRY_STALLED_RUNS, queue=QUEUE, queueing_lock=RETRY_STALLED_RUNS)(
             self._retry_stalled_runs
@@ -166,17 +167,6 @@ class RunQueue:
             "queued again" if self._resume_stalled else "ended",
             extra={"run_id": str(queued.run_id), "job_id": job.id},
         )
-
-
-class _HeartbeatTolerantJobManager(JobManager):
-    """A heartbeat that fails (the database briefly away) is only late: procrastinate's own
-    would stop the worker. Missed long enough, other workers take the runs over (fenced)."""
-
-    async def update_heartbeat(self, worker_id: int) -> None:
-        try:
-            await super().update_heartbeat(worker_id)
-        except Exception as error:
-            logger.warning("run queue heartbeat failed", extra={"error": str(error)})
 
 
 def _run_lock(run_id: uuid.UUID) -> str:

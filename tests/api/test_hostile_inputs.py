@@ -34,9 +34,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schema.root import build_schema
+from schema.strawberry_internals import graphql_schema
 from tests.graphql_client import Account, GraphQLClient, graphql_ws
 
-SCHEMA: GraphQLSchema = build_schema()._schema
+SCHEMA: GraphQLSchema = graphql_schema(build_schema())
 DEEP = 200  # past MAX_JSON_DEPTH (64), within what a JSON parser takes
 
 # Modest, so both databases stay fast; each field of the schema gets its own examples.

@@ -9,22 +9,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping, Sequence
 
-import anthropic
 import httpx2
-from anthropic._models import FinalRequestOptions
 
 from services.execution.providers.base import Message, TextRequest
-from services.execution.providers.known import ProviderInfo
-from services.execution.providers.retry import (
-    AttemptFailed,
-    RetryPolicy,
-    error_detail,
-    malformed,
-    transport_failure,
-)
+from services.execution.providers.retry import AttemptFailed, error_detail
+from services.execution.providers.sdk_internals import ANTHROPIC
 from services.execution.providers.sse import event_batches
-from services.execution.providers.streaming import PreparedPost, StreamingTextProvider
-from services.execution.providers.wire import json_body, pool_limits
+from services.execution.providers.streaming import StreamingTextProvider
+from services.execution.providers.wire import json_body
 
 # The messages API requires max_tokens; this is used when the request leaves it open.
 DEFAULT_MAX_TOKENS = 2048
@@ -34,32 +26,16 @@ TRANSIENT_STREAM_ERRORS = frozenset({"overloaded_error", "api_error", "rate_limi
 
 
 class AnthropicProvider(StreamingTextProvider):
-    def __init__(
-        self,
-        info: ProviderInfo,
-        *,
-        api_key: str,
-        base_url: str,
-        policy: RetryPolicy,
-        concurrency: int,
-    ) -> None:
-        super().__init__(info, api_key=api_key, policy=policy, concurrency=concurrency)
-        http = anthropic.DefaultAioHttpClient(limits=pool_limits(concurrency))
-        self._client = anthropic.AsyncAnthropic(
-            api_key=api_key, base_url=base_url, timeout=policy.timeout, max_retries=0, http_client=http
-        )
-        messages = FinalRequestOptions.construct(method="post", url="/v1/messages")
-        self._post = PreparedPost.of(self._client, http, messages, secret=api_key, timeout=policy.timeout)
+    sdk = ANTHROPIC
+    path = "/v1/messages"
 
-    async def aclose(self) -> None:
-        await self._client.close()
-
-    async def _open(self, request: TextRequest) -> httpx2.Response:
-        return await self._post.send(body(request))
+    def _body(self, request: TextRequest) -> bytes:
+        return body(request)
 
     async def _pieces(self, response: httpx2.Response) -> AsyncGenerator[str, None]:
         finished = False
-        try:
+        # This SDK does not wrap network errors mid-stream: _read_failures does.
+        with self._read_failures:
             async for events in event_batches(response.aiter_bytes()):
                 for event in events:
                     if event.event == "ping":
@@ -72,10 +48,6 @@ class AnthropicProvider(StreamingTextProvider):
                         yield text
                     elif kind == "message_stop":
                         finished = True
-        except httpx2.TransportError as error:  # this SDK does not wrap errors mid-stream
-            raise transport_failure(error, timeout=self._policy.timeout) from error
-        except ValueError as error:  # JSON or schema errors in an event
-            raise malformed() from error
         if not finished:
             # The protocol always ends with message_stop; without it the reply may be cut short.
             raise AttemptFailed("the stream ended before the reply was complete", retryable=True)

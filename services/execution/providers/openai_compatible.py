@@ -1,11 +1,9 @@
 """Text from any provider speaking OpenAI chat completions (Mistral, GLM, OpenRouter, HF).
 
-The SDK's client builds the request once (URL, auth and its headers, timeout: PreparedPost) and
-turns error statuses into its exceptions; each call sends it with a body serialised by orjson
-and reads the stream as raw SSE (sse.py). The typed `chat.completions.create` would transform
-the parameters through its TypedDicts on every call and parse every chunk into pydantic models.
-The SDK's aiohttp transport replaces httpcore's pool, which probes every idle connection on each
-request and release.
+The SDK's client builds the request once (StreamingTextProvider) and turns error statuses into
+its exceptions; each call sends it with a body serialised by orjson and reads the stream as raw
+SSE (sse.py). The typed `chat.completions.create` would transform the parameters through its
+TypedDicts on every call and parse every chunk into pydantic models.
 """
 
 from __future__ import annotations
@@ -13,53 +11,28 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 
 import httpx2
-import openai
-from openai._models import FinalRequestOptions
 
 from services.execution.providers.base import TextRequest
-from services.execution.providers.known import ProviderInfo
-from services.execution.providers.retry import (
-    AttemptFailed,
-    RetryPolicy,
-    error_detail,
-    malformed,
-    transport_failure,
-)
+from services.execution.providers.retry import AttemptFailed, error_detail, malformed
+from services.execution.providers.sdk_internals import OPENAI
 from services.execution.providers.sse import event_batches
-from services.execution.providers.streaming import PreparedPost, StreamingTextProvider
-from services.execution.providers.wire import json_body, pool_limits
+from services.execution.providers.streaming import StreamingTextProvider
+from services.execution.providers.wire import json_body
 
 DONE = b"[DONE]"
 
 
 class OpenAICompatibleProvider(StreamingTextProvider):
-    def __init__(
-        self,
-        info: ProviderInfo,
-        *,
-        api_key: str,
-        base_url: str,
-        policy: RetryPolicy,
-        concurrency: int,
-    ) -> None:
-        super().__init__(info, api_key=api_key, policy=policy, concurrency=concurrency)
-        http = openai.DefaultAioHttpClient(limits=pool_limits(concurrency))
-        self._client = openai.AsyncOpenAI(
-            api_key=api_key, base_url=base_url, timeout=policy.timeout, max_retries=0, http_client=http
-        )
-        completions = FinalRequestOptions.construct(method="post", url="/chat/completions")
-        self._post = PreparedPost.of(self._client, http, completions, secret=api_key, timeout=policy.timeout)
+    sdk = OPENAI
+    path = "/chat/completions"
 
-    async def aclose(self) -> None:
-        await self._client.close()
-
-    async def _open(self, request: TextRequest) -> httpx2.Response:
-        return await self._post.send(body(request))
+    def _body(self, request: TextRequest) -> bytes:
+        return body(request)
 
     async def _pieces(self, response: httpx2.Response) -> AsyncGenerator[str, None]:
         chunks = 0
         done = False
-        try:
+        with self._read_failures:
             async for events in event_batches(response.aiter_bytes()):
                 # After [DONE] the body is read to its end all the same: a response left unread
                 # closes its connection instead of returning it to the pool for the next call.
@@ -73,10 +46,6 @@ class OpenAICompatibleProvider(StreamingTextProvider):
                     chunks += 1
                     if text := _text_of(chunk):
                         yield text
-        except httpx2.TransportError as error:
-            raise transport_failure(error, timeout=self._policy.timeout) from error
-        except ValueError as error:  # JSON or schema errors in an event
-            raise malformed() from error
         if chunks == 0:
             # A 200 whose body held no event at all is not an empty reply but a broken one.
             raise malformed()

@@ -1,4 +1,5 @@
-"""What every streaming text client shares; subclasses say how to open a stream and read it."""
+"""What every streaming text client shares; subclasses say which SDK builds their requests, how
+to write a request's body and how to read the stream."""
 
 from __future__ import annotations
 
@@ -6,22 +7,38 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
-from typing import Any, Protocol, cast
+from types import TracebackType
+from typing import ClassVar, cast
 
 import httpx2
 
 from services.execution.providers.base import TextRequest
 from services.execution.providers.known import ProviderInfo
-from services.execution.providers.retry import RetryPolicy, status_failure, stream_with_retries, transport_failure
+from services.execution.providers.retry import (
+    RetryPolicy,
+    malformed,
+    status_failure,
+    stream_with_retries,
+    transport_failure,
+)
+from services.execution.providers.sdk_internals import SDK, StatusError
+from services.execution.providers.wire import pool_limits
 from services.execution.text import storable
 
 
 class StreamingTextProvider(ABC):
+    """A text client over an SDK's client (sdk_internals), which builds the request to `path`
+    once (PreparedPost); each call sends it with the body `_body` writes."""
+
+    sdk: ClassVar[SDK]
+    path: ClassVar[str]
+
     def __init__(
         self,
         info: ProviderInfo,
         *,
         api_key: str,
+        base_url: str,
         policy: RetryPolicy,
         concurrency: int,
     ) -> None:
@@ -29,48 +46,66 @@ class StreamingTextProvider(ABC):
         self._api_key = api_key
         self._policy = policy
         self._semaphore = asyncio.Semaphore(concurrency)
+        self._read_failures = ReadFailures(policy.timeout)
+        # The SDK's aiohttp transport: httpcore's pool, its default, probes every idle connection
+        # on each request and release.
+        http = self.sdk.http_client(limits=pool_limits(concurrency))
+        self._client = self.sdk.client(
+            api_key=api_key, base_url=base_url, timeout=policy.timeout, max_retries=0, http_client=http
+        )
+        self._post = PreparedPost(
+            http,
+            self.sdk.post_request(self._client, self.path),
+            self.sdk.status_error_reader(self._client),
+            secret=api_key,
+            timeout=policy.timeout,
+        )
 
     def stream_text(self, request: TextRequest) -> AsyncGenerator[str, None]:
         return stream_with_retries(self.id, self._policy, lambda: self._attempt(request))
 
-    @abstractmethod
     async def aclose(self) -> None:
         """Close the client's connections."""
+        await self._client.close()
 
     async def _attempt(self, request: TextRequest) -> AsyncGenerator[str, None]:
         # The slot is held while the stream is open, not while waiting to retry.
         async with self._semaphore:
-            response = await self._open(request)
+            response = await self._post.send(self._body(request))
             async with aclosing(response), aclosing(self._pieces(response)) as pieces:
                 async for piece in pieces:
                     yield storable(piece)
 
     @abstractmethod
-    async def _open(self, request: TextRequest) -> httpx2.Response:
-        """Send the request; raise AttemptFailed when it is refused."""
+    def _body(self, request: TextRequest) -> bytes:
+        """The request's JSON body."""
 
     @abstractmethod
     def _pieces(self, response: httpx2.Response) -> AsyncGenerator[str, None]:
-        """The reply's text, piece by piece; raise AttemptFailed when the stream breaks."""
+        """The reply's text, piece by piece, read `with self._read_failures`; raise AttemptFailed
+        when the stream breaks."""
 
 
-class StatusError(Protocol):
-    """What the SDKs' errors for an error status (openai's and anthropic's APIStatusError) say."""
+class ReadFailures:
+    """Turns what breaks a stream being read into the attempt's failure: a network error into a
+    transport failure, an event that is not JSON or not of the expected shape into a malformed
+    reply. Holds nothing of one stream: a client enters the same one for each."""
 
-    status_code: int
-    body: object
+    __slots__ = ("_timeout",)
 
-    @property
-    def response(self) -> httpx2.Response: ...
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
 
+    def __enter__(self) -> None:
+        return None
 
-class SDKClient(Protocol):
-    """What PreparedPost takes from an SDK's client (openai's and anthropic's are built alike):
-    its private request builder and error reader, used here and nowhere else."""
-
-    def _build_request(self, options: Any) -> httpx2.Request: ...
-
-    def _make_status_error_from_response(self, response: httpx2.Response) -> Any: ...
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if isinstance(error, httpx2.TransportError):
+            raise transport_failure(error, timeout=self._timeout) from error
+        if isinstance(error, ValueError):  # JSON or schema errors in an event
+            raise malformed() from error
 
 
 class PreparedPost:
@@ -106,18 +141,6 @@ class PreparedPost:
         )
         self._extensions = template.extensions
         self._status_error = status_error
-
-    @classmethod
-    def of(cls, client: SDKClient, http: httpx2.AsyncClient, options: Any, *, secret: str, timeout: float) -> PreparedPost:
-        """The POST that `client` builds for `options` (its FinalRequestOptions for one endpoint),
-        sent through `http`, the client's HTTP client."""
-        return cls(
-            http,
-            client._build_request(options),
-            client._make_status_error_from_response,
-            secret=secret,
-            timeout=timeout,
-        )
 
     async def send(self, body: bytes) -> httpx2.Response:
         """The open response; AttemptFailed for an error status or a network failure."""
