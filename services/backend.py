@@ -23,10 +23,18 @@ from services.platform.media import MediaDirectory
 from services.platform.metrics import MeasuredProviderRegistry
 from services.platform.settings import Settings
 from services.projects.catalog import load_catalog
+from services.runs.cancelling import RunCanceller
 from services.runs.cluster import Cluster, ClusterCallbacks
+from services.runs.endings import RunEndings, mark_interrupted_runs
+from services.runs.launcher import RunLauncher
+from services.runs.live import LiveRuns
+from services.runs.log.follow import RunLogs
+from services.runs.log.journal import RunJournal
 from services.runs.log.streams import READ_CONNECTIONS, RunStreams
-from services.runs.manager import RunManager, mark_interrupted_runs
+from services.runs.log.tail import LiveTails
+from services.runs.manager import RunManager
 from services.runs.queue import RunQueue
+from services.runs.worker import RunWorker
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +50,12 @@ class Backend:
     catalog: Catalog
     providers: ProviderRegistry
     runs: RunManager
-    # Distributed mode only (REDIS_URL): this process among the others, and the run queue.
+    run_canceller: RunCanceller
+    # Distributed mode only (REDIS_URL): this process among the others, the run queue, and
+    # what executes the queued runs this process claims.
     cluster: Cluster | None = None
     queue: RunQueue | None = None
+    run_worker: RunWorker | None = None
     database_probe: DatabaseProbe = field(default_factory=DatabaseProbe)
 
     async def prepare_to_serve(self, *, execute_runs: bool = True) -> None:
@@ -54,14 +65,15 @@ class Backend:
         process only)."""
         self.providers.prepare()
         if self.cluster is not None:
-            assert self.queue is not None
+            assert self.queue is not None and self.run_worker is not None
             # Other processes' runs go on: those of dead workers are taken over by the queue.
+            canceller = self.run_canceller
             await self.cluster.start(
-                ClusterCallbacks(cancel=self.runs.cancel_here, deliver=self.bus.notifications.deliver, sweep=self.runs.sweep)
+                ClusterCallbacks(cancel=canceller.cancel_here, deliver=self.bus.notifications.deliver, sweep=canceller.sweep)
             )
             await self.queue.open()
             if execute_runs:
-                self.queue.start_worker(self.runs)
+                self.queue.start_worker(self.run_worker)
             return
         if await migrations_pending(self.engine):
             # The record's tables are not this code's yet: ready once `migrate` has run
@@ -97,20 +109,7 @@ async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
     queue = _queue(settings)
     bus = EventBus(handlers, sharing=cluster)
     providers = MeasuredProviderRegistry.from_settings(settings.providers, concurrency=settings.provider_concurrency)
-    runs = RunManager(
-        session_factory=session_factory,
-        bus=bus,
-        catalog=catalog,
-        providers=providers,
-        media=MediaDirectory(settings.media_dir),
-        limits=settings.limits.graph_limits,
-        max_runs_per_user=settings.limits.max_runs_per_user,
-        storage_timeout=settings.limits.run_storage_timeout_seconds,
-        delta_window=settings.delta_window_ms / 1000,
-        cluster=cluster,
-        streams=_streams(settings, cluster),
-        queue=queue,
-    )
+    runs, canceller, worker = _runs(settings, session_factory, bus, catalog, providers, cluster, queue)
     tokens = TokenCodec(settings.auth_secret_key)
     return Backend(
         settings=settings,
@@ -131,9 +130,68 @@ async def open_backend(settings: Settings, engine: AsyncEngine) -> Backend:
         catalog=catalog,
         providers=providers,
         runs=runs,
+        run_canceller=canceller,
         cluster=cluster,
         queue=queue,
+        run_worker=worker,
     )
+
+
+def _runs(
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    bus: EventBus,
+    catalog: Catalog,
+    providers: ProviderRegistry,
+    cluster: Cluster | None,
+    queue: RunQueue | None,
+) -> tuple[RunManager, RunCanceller, RunWorker | None]:
+    """The run service's roles, sharing one journal, one set of live runs and one set of logs
+    (ARCHITECTURE.md, "The run path")."""
+    streams = _streams(settings, cluster)
+    limits = settings.limits
+    tails = LiveTails()
+    journal = RunJournal(session_factory, bus, tails, streams=streams, storage_timeout=limits.run_storage_timeout_seconds)
+    live_runs = LiveRuns()
+    logs = RunLogs(session_factory, tails, streams)
+    endings = RunEndings(session_factory, streams)
+    launcher = RunLauncher(
+        journal=journal,
+        live_runs=live_runs,
+        session_factory=session_factory,
+        catalog=catalog,
+        providers=providers,
+        media=MediaDirectory(settings.media_dir),
+        limits=limits.graph_limits,
+        delta_window=settings.delta_window_ms / 1000,
+    )
+    canceller = RunCanceller(
+        session_factory=session_factory, live_runs=live_runs, logs=logs, endings=endings, cluster=cluster
+    )
+    runs = RunManager(
+        session_factory=session_factory,
+        journal=journal,
+        live_runs=live_runs,
+        launcher=launcher,
+        logs=logs,
+        canceller=canceller,
+        endings=endings,
+        limits=limits.graph_limits,
+        max_runs_per_user=limits.max_runs_per_user,
+        streams=streams,
+        queue=queue,
+    )
+    worker = None
+    if queue is not None:
+        assert cluster is not None  # both come with REDIS_URL
+        worker = RunWorker(
+            session_factory=session_factory,
+            launcher=launcher,
+            endings=endings,
+            limits=limits.graph_limits,
+            worker_id=cluster.worker_id,
+        )
+    return runs, canceller, worker
 
 
 def _cluster(settings: Settings) -> Cluster | None:
