@@ -9,7 +9,7 @@ from resolvers.common import page_of
 from schema.context import Info
 from schema.types.pagination import Connection
 from schema.types.runs import Run, RunEvent, RunInput, run_event
-from services.runs import manager as runs
+from services.runs import manager, stored
 
 
 async def run_flow(info: Info, input: RunInput) -> AsyncGenerator[RunEvent, None]:
@@ -34,7 +34,7 @@ async def run_events(
 
 async def start_run(info: Info, input: RunInput) -> Run:
     actor = await info.context.require_actor()
-    return Run.from_model(await info.context.backend.runs.start_in_background(actor, _run_input(input)))
+    return Run.from_model(await info.context.backend.runs.start(actor, _run_input(input)))
 
 
 async def cancel_run(info: Info, id: strawberry.ID) -> Run:
@@ -46,17 +46,17 @@ async def list_runs(
     info: Info, flow_id: strawberry.ID | None = None, first: int | None = None, after: str | None = None
 ) -> Connection[Run]:
     actor = await info.context.require_actor()
-    page = await runs.list_runs(info.context.session, actor, page_of(info, first, after), flow_id=flow_id)
+    page = await stored.list_runs(info.context.session, actor, page_of(info, first, after), flow_id=flow_id)
     return Connection.of(page, Run.from_model)
 
 
 async def run(info: Info, id: strawberry.ID) -> Run:
     actor = await info.context.require_actor()
-    return Run.from_model(await runs.get_run(info.context.session, actor, id))
+    return Run.from_model(await stored.get_run(info.context.session, actor, id))
 
 
-def _run_input(input: RunInput) -> runs.RunInput:
-    return runs.RunInput(
+def _run_input(input: RunInput) -> manager.RunInput:
+    return manager.RunInput(
         flow_id=input.flow_id,
         graph=input.graph,
         provider_id=input.provider_id,

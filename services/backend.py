@@ -26,10 +26,19 @@ from services.platform.media import MediaDirectory
 from services.platform.metrics import MeasuredProviderRegistry, Metrics
 from services.platform.settings import Settings
 from services.platform.telemetry import RunSpans
+from services.runs.cancelling import RunCanceller
 from services.runs.cluster import Cluster, ClusterCallbacks
+from services.runs.endings import RunEndings, mark_interrupted_runs
+from services.runs.launcher import RunLauncher
+from services.runs.live import LiveRuns
+from services.runs.log.follow import RunLogs
+from services.runs.log.journal import RunJournal
+from services.runs.log.storage import SqlRunLogStorage
 from services.runs.log.streams import READ_CONNECTIONS, RunStreams
-from services.runs.manager import RunManager, mark_interrupted_runs
+from services.runs.log.tail import LiveTails
+from services.runs.manager import RunManager
 from services.runs.queue import RunQueue
+from services.runs.worker import RunWorker
 
 logger = logging.getLogger(__name__)
 
@@ -45,12 +54,15 @@ class Backend:
     catalog: Catalog
     providers: ProviderRegistry
     runs: RunManager
+    run_canceller: RunCanceller
     # What its app's /metrics serves and its runs' spans: this backend's own, not the process's.
     metrics: Metrics
     run_spans: RunSpans
-    # Distributed mode only (REDIS_URL): this process among the others, and the run queue.
+    # Distributed mode only (REDIS_URL): this process among the others, the run queue, and
+    # what executes the queued runs this process claims.
     cluster: Cluster | None = None
     queue: RunQueue | None = None
+    run_worker: RunWorker | None = None
     database_probe: DatabaseProbe = field(default_factory=DatabaseProbe)
 
     async def prepare_to_serve(self, *, execute_runs: bool = True) -> None:
@@ -60,14 +72,15 @@ class Backend:
         process only)."""
         self.providers.prepare()
         if self.cluster is not None:
-            assert self.queue is not None
+            assert self.queue is not None and self.run_worker is not None
             # Other processes' runs go on: those of dead workers are taken over by the queue.
+            canceller = self.run_canceller
             await self.cluster.start(
-                ClusterCallbacks(cancel=self.runs.cancel_here, deliver=self.bus.notifications.deliver, sweep=self.runs.sweep)
+                ClusterCallbacks(cancel=canceller.cancel_here, deliver=self.bus.notifications.deliver, sweep=canceller.sweep)
             )
             await self.queue.open()
             if execute_runs:
-                self.queue.start_worker(self.runs)
+                self.queue.start_worker(self.run_worker)
             return
         if await migrations_pending(self.engine):
             # The record's tables are not this code's yet: ready once `migrate` has run
@@ -111,22 +124,7 @@ async def open_backend(
     queue = _queue(settings)
     bus = EventBus(event_handlers(), sharing=cluster)
     providers = MeasuredProviderRegistry(settings.providers, metrics=metrics, concurrency=settings.provider_concurrency)
-    runs = RunManager(
-        session_factory=session_factory,
-        bus=bus,
-        catalog=CATALOG,
-        providers=providers,
-        media=MediaDirectory(settings.media_dir),
-        limits=settings.limits.graph_limits,
-        metrics=metrics,
-        spans=run_spans,
-        max_runs_per_user=settings.limits.max_runs_per_user,
-        storage_timeout=settings.limits.run_storage_timeout_seconds,
-        delta_window=settings.delta_window_ms / 1000,
-        cluster=cluster,
-        streams=_streams(settings, cluster),
-        queue=queue,
-    )
+    runs, canceller, worker = _runs(settings, session_factory, bus, providers, metrics, run_spans, cluster, queue)
     tokens = TokenCodec(settings.auth_secret_key)
     return Backend(
         settings=settings,
@@ -149,9 +147,78 @@ async def open_backend(
         runs=runs,
         metrics=metrics,
         run_spans=run_spans,
+        run_canceller=canceller,
         cluster=cluster,
         queue=queue,
+        run_worker=worker,
     )
+
+
+def _runs(
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    bus: EventBus,
+    providers: ProviderRegistry,
+    metrics: Metrics,
+    spans: RunSpans,
+    cluster: Cluster | None,
+    queue: RunQueue | None,
+) -> tuple[RunManager, RunCanceller, RunWorker | None]:
+    """The run service's roles, sharing one journal, one set of live runs and one set of logs
+    (ARCHITECTURE.md, "The run path")."""
+    streams = _streams(settings, cluster)
+    limits = settings.limits
+    tails = LiveTails()
+    journal = RunJournal(
+        SqlRunLogStorage(session_factory),
+        bus,
+        tails,
+        metrics=metrics,
+        spans=spans,
+        streams=streams,
+        storage_timeout=limits.run_storage_timeout_seconds,
+    )
+    live_runs = LiveRuns()
+    logs = RunLogs(session_factory, tails, metrics, streams)
+    endings = RunEndings(session_factory, streams)
+    launcher = RunLauncher(
+        journal=journal,
+        live_runs=live_runs,
+        session_factory=session_factory,
+        catalog=CATALOG,
+        providers=providers,
+        media=MediaDirectory(settings.media_dir),
+        limits=limits.graph_limits,
+        metrics=metrics,
+        delta_window=settings.delta_window_ms / 1000,
+    )
+    canceller = RunCanceller(
+        session_factory=session_factory, live_runs=live_runs, logs=logs, endings=endings, cluster=cluster
+    )
+    runs = RunManager(
+        session_factory=session_factory,
+        journal=journal,
+        live_runs=live_runs,
+        launcher=launcher,
+        logs=logs,
+        canceller=canceller,
+        endings=endings,
+        limits=limits.graph_limits,
+        max_runs_per_user=limits.max_runs_per_user,
+        streams=streams,
+        queue=queue,
+    )
+    worker = None
+    if queue is not None:
+        assert cluster is not None  # both come with REDIS_URL
+        worker = RunWorker(
+            session_factory=session_factory,
+            launcher=launcher,
+            endings=endings,
+            limits=limits.graph_limits,
+            worker_id=cluster.worker_id,
+        )
+    return runs, canceller, worker
 
 
 def _cluster(settings: Settings) -> Cluster | None:

@@ -84,10 +84,6 @@ class CancelToken:
         self._cancelled = False
         self._callbacks: list[Callable[[], None]] = []
 
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled
-
     def cancel(self) -> None:
         if not self._cancelled:
             self._cancelled = True

@@ -3,7 +3,7 @@
 Built on procrastinate, whose tables our migrations create (migrations/sql/):
 - `RunQueue.enqueue` defers one `execute_run` job per run. A worker process (`main.py worker`,
   or `serve` unless `--no-worker`) runs procrastinate's worker, which claims jobs and keeps a
-  heartbeat; each job executes its run (`QueuedRunExecutor.execute_queued`) until the run ends.
+  heartbeat; each job executes its run (`QueuedRunExecutor.execute_queued`, services.runs.worker) until the run ends.
 - Every `stalled_check_seconds` a periodic job (one per tick across all workers) finds the jobs
   of workers whose heartbeat is older than `dead_after_seconds`. Each such run is queued again,
   as a new job, and whichever worker claims it resumes it from its completed nodes; or, with
@@ -57,7 +57,7 @@ class QueuedRun:
 
 
 class QueuedRunExecutor(Protocol):
-    """What the queue's worker calls (services.runs.manager.RunManager)."""
+    """What the queue's worker calls (services.runs.worker.RunWorker)."""
 
     async def execute_queued(self, queued: QueuedRun) -> None:
         """Executes the run here until its end is stored (or it is taken over)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,6 +21,7 @@ from db.models import RunStatus
 from db.repositories.runs import RunRepository
 from services.execution import events as run_events
 from services.execution.events import RunEvent, event_from_json
+from services.platform.metrics import Metrics
 from services.runs.log.streams import RunStreams
 from services.runs.log.tail import LiveTails
 
@@ -27,6 +29,23 @@ STORED_PAGE = 500
 # How long one wait on a run's stream lasts before storage is looked at again (a run whose
 # process died is ended in storage, not on its stream).
 STREAM_WAIT_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class RunLogs:
+    """The sources every follower of this process reads runs' logs from."""
+
+    session_factory: async_sessionmaker[AsyncSession]
+    tails: LiveTails
+    metrics: Metrics
+    streams: RunStreams | None = None
+
+    def follow(self, run_id: uuid.UUID, *, after_seq: int) -> AsyncIterator[RunEvent]:
+        """`follow_run` from these sources, each event counted as it is delivered."""
+        events = follow_run(
+            run_id, after_seq=after_seq, tails=self.tails, session_factory=self.session_factory, streams=self.streams
+        )
+        return self.metrics.delivered(events)
 
 
 async def follow_run(
