@@ -28,7 +28,7 @@ async def run_events(
 ) -> AsyncGenerator[RunEvent, None]:
     """A run's stored events in order, then its live ones: a reload does not lose a run."""
     actor = await info.context.require_actor()
-    async for event in info.context.backend.runs.watch(actor, run_id, after_seq=after_seq):
+    async for event in info.context.backend.runs.follow(actor, run_id, after_seq=after_seq):
         yield run_event(event)
 
 

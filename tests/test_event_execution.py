@@ -59,7 +59,7 @@ class _Runs:
         for event in self.sent:
             yield event
 
-    async def watch(self, actor: object, run_id: str, *, after_seq: int = 0) -> AsyncIterator[Any]:
+    async def follow(self, actor: object, run_id: str, *, after_seq: int = 0) -> AsyncIterator[Any]:
         for event in self.sent:
             if event.seq > after_seq:
                 yield event

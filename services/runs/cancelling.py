@@ -54,7 +54,7 @@ class RunCanceller:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(_until_the_end(self._logs.follow(run.id, after_seq=last_seq)), CANCEL_WAIT_SECONDS)
 
-    def stop_unwatched(self, run_id: uuid.UUID) -> None:
+    def stop_unfollowed(self, run_id: uuid.UUID) -> None:
         """A runFlow closed before its run ended: the run is cancelled, wherever it goes on."""
         if self._live_runs.cancel(run_id) or self._cluster is None:
             return

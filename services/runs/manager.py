@@ -121,7 +121,7 @@ class RunManager:
 
     async def stream(self, actor: Actor, run_input: RunInput) -> AsyncIterator[RunEvent]:
         """Starts a run and follows it (`runFlow`); closing this cancels the run."""
-        run = await _started(self.start(actor, run_input), on_orphan=self._canceller.stop_unwatched)
+        run = await _started(self.start(actor, run_input), on_orphan=self._canceller.stop_unfollowed)
         ended = False
         try:
             async for event in self._logs.follow(run.id, after_seq=0):
@@ -129,9 +129,9 @@ class RunManager:
                 yield event
         finally:
             if not ended:
-                self._canceller.stop_unwatched(run.id)
+                self._canceller.stop_unfollowed(run.id)
 
-    async def watch(self, actor: Actor, run_id: str, *, after_seq: int = 0) -> AsyncIterator[RunEvent]:
+    async def follow(self, actor: Actor, run_id: str, *, after_seq: int = 0) -> AsyncIterator[RunEvent]:
         """The run's events after `after_seq`: replayed from storage, then followed live."""
         if after_seq < 0:
             raise BadInput("afterSeq", "must not be negative")
@@ -186,7 +186,7 @@ class RunManager:
 
 async def _started(starting: Awaitable[Run], *, on_orphan: Callable[[uuid.UUID], None]) -> Run:
     """Awaits a start that a cancelled caller (a subscription closed at once) cannot leave
-    half done: once the run exists, `on_orphan` cancels it instead of leaving it unwatched."""
+    half done: once the run exists, `on_orphan` cancels it instead of leaving it with no follower."""
     task = asyncio.ensure_future(starting)
     try:
         return await asyncio.shield(task)

@@ -194,7 +194,7 @@ async def test_database_connections_dropped_mid_run_lose_no_event(
 
 
 @pytest.mark.postgresql_only
-async def test_a_database_that_stays_down_ends_the_run_for_its_watchers_and_later_in_storage(
+async def test_a_database_that_stays_down_ends_the_run_for_its_followers_and_later_in_storage(
     live_server: str,
     live_api: GraphQLClient,
     fake_providers: FakeProviderState,
@@ -212,7 +212,7 @@ async def test_a_database_that_stays_down_ends_the_run_for_its_watchers_and_late
     final = seen[-1]
     assert final["__typename"] == "RunFailed" and "database" in final["error"]
     assert [event["seq"] for event in seen] == list(range(1, len(seen) + 1))
-    # Back up: the same end reaches storage, after exactly the events the watcher saw.
+    # Back up: the same end reaches storage, after exactly the events the follower saw.
     stored: list[tuple[int, str]] = []
     for _ in range(150):
         stored = await stored_log(session_factory, final["runId"])
