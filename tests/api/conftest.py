@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.platform.settings import Settings
-from tests.api_fixtures import TEST_SECRET_KEY, settings_for
+from tests.api_fixtures import TEST_SECRET_KEY, provider_environment
 from tests.fakes.providers import FakeProviderState, fake_provider_app
 from tests.fakes.server import serve_app
 from tests.graphql_client import Account, GraphQLClient
@@ -38,20 +37,6 @@ async def provider_url(fake_providers: FakeProviderState) -> AsyncIterator[str]:
     """Our fake OpenAI-compatible and Fireworks servers on 127.0.0.1."""
     async with serve_app(fake_provider_app(fake_providers)) as base_url:
         yield base_url
-
-
-def provider_environment(provider_url: str) -> dict[str, str]:
-    """Mistral and Fireworks pointed at the fakes; the other providers unavailable."""
-    return {
-        "MISTRAL_API_KEY": "test-key",
-        "MISTRAL_BASE_URL": provider_url,
-        "FIREWORKS_API_KEY": "test-key",
-        "FIREWORKS_BASE_URL": provider_url,
-    }
-
-
-def provider_settings(database_url: str, workdir: Path, provider_url: str, **overrides: str) -> Settings:
-    return settings_for(database_url, workdir, **provider_environment(provider_url), **overrides)
 
 
 @pytest.fixture(scope="session")

@@ -10,54 +10,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import Run
-from tests.api.run_client import CANCEL_RUN, RUN_EVENTS_AFTER, RUN_FLOW, START_RUN, collect, example
-from tests.api.test_run_faults import TERMINAL_NODE_STATUSES, assert_log_holds, node_statuses, receive_events, stored_log
+from tests.api.processes import execute, processes, running_pid, sign_up, watch
+from tests.api.run_client import (
+    CANCEL_RUN,
+    RUN_EVENTS_AFTER,
+    RUN_FLOW,
+    START_RUN,
+    STORY,
+    TERMINAL_NODE_STATUSES,
+    assert_log_holds,
+    collect,
+    node_statuses,
+    receive_events,
+    stored_log,
+)
 from tests.fakes.providers import FakeProviderState, SlowChunks
-from tests.graphql_client import Account, GraphQLClient, graphql_ws
-from tests.server_process import ServerProcess, free_port
+from tests.graphql_client import GraphQLClient, graphql_ws
+from tests.server_process import free_port
 
 pytestmark = pytest.mark.postgresql_only
-
-STORY = {"graph": example("story-flow.json"), "providerId": "mistral"}
-
-
-@contextlib.asynccontextmanager
-async def processes(environ: dict[str, str], workdir: Path, count: int) -> AsyncIterator[list[ServerProcess]]:
-    servers = [ServerProcess(environ, workdir) for _ in range(count)]
-    try:
-        await asyncio.gather(*(server.start() for server in servers))
-        yield servers
-    finally:
-        await asyncio.gather(*(server.stop() for server in servers))
-
-
-async def sign_up(server: ServerProcess, username: str) -> Account:
-    async with httpx.AsyncClient(base_url=server.url) as http:
-        return await GraphQLClient(http).signup(username)
-
-
-async def execute(server: ServerProcess, query: str, variables: dict[str, Any], account: Account) -> Any:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-        return (await GraphQLClient(http).execute(query, variables, token=account.access_token)).ok()
-
-
-async def watch(server: ServerProcess, account: Account, run_id: str, after_seq: int = 0) -> list[dict[str, Any]]:
-    async with graphql_ws(server.url, payload={"token": account.access_token}) as connection:
-        operation = await connection.subscribe(RUN_EVENTS_AFTER, {"runId": run_id, "afterSeq": after_seq})
-        return await collect(connection, operation)
-
 
 async def test_a_run_started_on_one_process_is_watched_on_another_with_identical_events(
     cluster_environment: dict[str, str], workdir: Path, fake_providers: FakeProviderState
@@ -142,17 +121,6 @@ async def test_the_run_of_a_killed_server_process_is_finished_by_another_for_eve
     assert seen[-1]["__typename"] == "RunCompleted"
     assert_log_holds(seen, await stored_log(session_factory, run_id))
     assert run["status"] == "COMPLETED" and run["nodes"] <= TERMINAL_NODE_STATUSES
-
-
-async def running_pid(session_factory: async_sessionmaker[AsyncSession], run_id: str, *, attempt: int = 1) -> int:
-    """The pid of the process that claimed the run's `attempt` (worker ids are host:pid:random)."""
-    for _ in range(300):
-        async with session_factory() as session:
-            row = (await session.execute(select(Run.worker_id, Run.attempt).where(Run.id == uuid.UUID(run_id)))).one()
-        if row.worker_id and row.attempt >= attempt:
-            return int(row.worker_id.split(":")[1])
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no process claimed attempt {attempt} of run {run_id}")
 
 
 @contextlib.asynccontextmanager

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.platform.settings import Settings
 from services.platform.telemetry import tracer_provider_from_environment
-from tests.api.conftest import provider_settings
 from tests.api.run_client import example, run_over_websocket
+from tests.api_fixtures import provider_settings
 from tests.fakes.providers import FakeProviderState, SlowChunks
 from tests.fakes.server import serve_app
 from tests.graphql_client import GraphQLClient

@@ -11,88 +11,47 @@ import asyncio
 import contextlib
 import json
 import time
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
 import websockets
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from db.repositories.runs import RunRepository
 from services.accounts.auth import authenticate
 from services.platform.settings import Settings
 from services.runs.manager import RunInput
-from tests.api.conftest import provider_environment, provider_settings
+from tests.api.database_faults import database_down, terminate_connections
 from tests.api.run_client import (
     CANCEL_RUN,
-    RUN,
     RUN_EVENTS,
     RUN_EVENTS_AFTER,
     RUN_FLOW,
     START_RUN,
+    STORY,
+    TERMINAL_EVENT_NAMES,
+    TERMINAL_NODE_STATUSES,
+    assert_log_holds,
     collect,
     example,
+    node_statuses,
+    receive_events,
     run_over_websocket,
+    stored_log,
 )
-from tests.api_fixtures import TEST_SECRET_KEY
+from tests.api_fixtures import TEST_SECRET_KEY, provider_environment, provider_settings
 from tests.fakes.providers import Delay, Drop, FakeProviderState, HttpError, SlowChunks
 from tests.fakes.server import serve_app
-from tests.graphql_client import Account, GraphQLClient, Subscription, graphql_ws
+from tests.graphql_client import GraphQLClient, graphql_ws
 from tests.server_process import server_process
 from web.app import create_app
-
-TERMINAL_NODE_STATUSES = {"COMPLETED", "CACHED", "SKIPPED", "CANCELLED", "FAILED"}
-EVENT_NAMES = {
-    "RunStarted": "run.started",
-    "NodeStatusChanged": "run.node_status_changed",
-    "NodeOutputDelta": "run.node_output_delta",
-    "NodeCompleted": "run.node_completed",
-    "NodeFailed": "run.node_failed",
-    "RunCompleted": "run.completed",
-    "RunFailed": "run.failed",
-    "RunCancelled": "run.cancelled",
-}
-TERMINAL_EVENT_NAMES = {"run.completed", "run.failed", "run.cancelled"}
-STORY = {"graph": example("story-flow.json"), "providerId": "mistral"}
 
 
 @pytest.fixture
 def settings(database_url: str, workdir: Path, provider_url: str) -> Settings:
     return provider_settings(database_url, workdir, provider_url, RUN_STORAGE_TIMEOUT_SECONDS="2")
-
-
-async def stored_log(session_factory: async_sessionmaker[AsyncSession], run_id: str) -> list[tuple[int, str]]:
-    async with session_factory() as session:
-        rows = await RunRepository(session).events(uuid.UUID(run_id))
-    return [(row.seq or 0, row.event_name) for row in rows]
-
-
-def assert_log_holds(seen: list[dict[str, Any]], stored: list[tuple[int, str]]) -> None:
-    """The stored log is gapless, ends in one terminal event, and holds everything seen."""
-    assert [seq for seq, _ in stored] == list(range(1, len(stored) + 1))
-    assert [name in TERMINAL_EVENT_NAMES for _, name in stored].count(True) == 1
-    assert stored[-1][1] in TERMINAL_EVENT_NAMES
-    assert [event["seq"] for event in seen] == list(range(1, len(seen) + 1))
-    assert [(event["seq"], EVENT_NAMES[event["__typename"]]) for event in seen] == stored[: len(seen)]
-
-
-async def receive_events(connection: Subscription, count: int) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    while len(events) < count:
-        message = await asyncio.wait_for(connection.receive(), timeout=20)
-        assert message["type"] == "next", message
-        events.append(next(iter(message["payload"]["data"].values())))
-    return events
-
-
-async def node_statuses(api: GraphQLClient, account: Account, run_id: str) -> dict[str, Any]:
-    run = (await api.execute(RUN, {"id": run_id}, token=account.access_token)).ok()["run"]
-    return {"status": run["status"], "nodes": {result["status"] for result in run["nodeResults"]}}
 
 
 # --- a process killed mid-run ------------------------------------------------------------------
@@ -141,38 +100,6 @@ async def test_a_server_killed_mid_run_keeps_every_event_its_client_saw_and_ends
 
 
 # --- the database dropping connections, or staying down ---------------------------------------
-
-
-def _dsn(database_url: str) -> str:
-    return database_url.replace("postgresql+asyncpg://", "postgresql://")
-
-
-async def terminate_connections(database_url: str) -> None:
-    """What an operator's pg_terminate_backend (or a failover) does to the app's connections."""
-    connection = await asyncpg.connect(_dsn(database_url))
-    try:
-        await connection.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-    finally:
-        await connection.close()
-
-
-@contextlib.asynccontextmanager
-async def database_down(database_url: str) -> AsyncIterator[None]:
-    """The database refuses every connection, and those it had are gone."""
-    name = database_url.rsplit("/", 1)[1]
-    admin = await asyncpg.connect(_dsn(database_url).rsplit("/", 1)[0] + "/postgres")
-    try:
-        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-        await admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
-        )
-        yield
-    finally:
-        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-        await admin.close()
 
 
 @pytest.mark.postgresql_only

@@ -22,9 +22,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import Run
-from tests.api.run_client import CANCEL_RUN, RUN_EVENTS_AFTER, RUN_FLOW, START_RUN, collect
-from tests.api.test_distributed import STORY, execute, running_pid, sign_up, watch
-from tests.api.test_run_faults import TERMINAL_NODE_STATUSES, assert_log_holds, node_statuses, stored_log
+from tests.api.processes import execute, running_pid, sign_up, watch
+from tests.api.run_client import (
+    CANCEL_RUN,
+    RUN_EVENTS_AFTER,
+    RUN_FLOW,
+    START_RUN,
+    STORY,
+    TERMINAL_NODE_STATUSES,
+    assert_log_holds,
+    collect,
+    node_statuses,
+    stored_log,
+)
 from tests.fakes.providers import FakeProviderState, SlowChunks
 from tests.graphql_client import Account, GraphQLClient, Subscription, graphql_ws
 from tests.server_process import ServerProcess, WorkerProcess

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.base import utc_now
 from services.platform.settings import Settings
-from tests.api.conftest import provider_settings
 from tests.api.run_client import (
     CANCEL_RUN,
     RUN,
@@ -31,6 +30,7 @@ from tests.api.run_client import (
     example,
     run_over_websocket,
 )
+from tests.api_fixtures import provider_settings
 from tests.fakes.providers import FakeProviderState, SlowChunks
 from tests.graphql_client import GraphQLClient, graphql_ws
 

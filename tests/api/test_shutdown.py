@@ -15,14 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from db.models import Run
-from tests.api.conftest import provider_environment
-from tests.api.run_client import RUN, RUN_EVENTS, START_RUN, collect, example
-from tests.api_fixtures import TEST_SECRET_KEY
+from tests.api.run_client import RUN, RUN_EVENTS, START_RUN, STORY, collect
+from tests.api_fixtures import TEST_SECRET_KEY, provider_environment
 from tests.fakes.providers import FakeProviderState, SlowChunks
 from tests.graphql_client import Account, GraphQLClient, graphql_ws
 from tests.server_process import ServerProcess, server_process
-
-STORY = {"graph": example("story-flow.json"), "providerId": "mistral"}
 
 
 def server_environment(database_url: str, workdir: Path, provider_url: str, **overrides: str) -> dict[str, str]:
