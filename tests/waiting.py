@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, overload
+
+import jwt
 
 T = TypeVar("T")
 
@@ -48,6 +51,11 @@ async def wait_until(
         if loop.time() >= deadline:
             raise AssertionError(f"waited {timeout} s for {what or getattr(condition, '__name__', 'a condition')}")
         await asyncio.sleep(interval)
+
+
+def token_expired(token: str) -> bool:
+    """A condition: the JWT `token` is past its expiry (as jwt checks it: exp <= now)."""
+    return time.time() >= jwt.decode(token, options={"verify_signature": False})["exp"]
 
 
 async def stall(seconds: float) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,7 +25,7 @@ from tests.api_fixtures import TEST_SECRET_KEY, settings_for
 from tests.fakes.providers import FakeProviderState, SlowChunks
 from tests.fakes.server import serve_app
 from tests.graphql_client import PASSWORD, Account, GraphQLClient, Subscription, graphql_ws, until_subscribed
-from tests.waiting import observe_for, wait_until
+from tests.waiting import observe_for, token_expired, wait_until
 from web.app import create_app
 
 NOTIFICATIONS = "subscription { notifications { eventName payload } }"
@@ -66,11 +65,6 @@ async def server_with(
         httpx.AsyncClient(base_url=base_url) as http,
     ):
         yield base_url, GraphQLClient(http)
-
-
-def expired(token: str) -> bool:
-    """Whether `token` is past its expiry (as the server's jwt checks it: exp <= now)."""
-    return time.time() >= jwt.decode(token, options={"verify_signature": False})["exp"]
 
 
 def session_of(account: Account) -> uuid.UUID:
@@ -229,7 +223,7 @@ async def test_a_new_operation_after_the_token_expired_is_refused_before_the_soc
         alice = await api.signup("alice")
         token = token_expiring_in(alice, 1)
         async with graphql_ws(base_url, payload={"token": token}) as connection:
-            await wait_until(lambda: expired(token), what="the token's expiry")
+            await wait_until(lambda: token_expired(token), what="the token's expiry")
             await connection.subscribe(NOTIFICATIONS)
             message = await asyncio.wait_for(connection.receive(), timeout=5)
     errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
