@@ -33,8 +33,9 @@ from tests.api.run_client import (
     stored_log,
 )
 from tests.fakes.providers import FakeProviderState, SlowChunks
-from tests.graphql_client import GraphQLClient, graphql_ws
+from tests.graphql_client import GraphQLClient, graphql_ws, until_subscribed
 from tests.server_process import free_port
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.postgresql_only
 
@@ -87,8 +88,7 @@ async def test_cancel_on_a_process_that_does_not_own_the_run_stops_it(
     async with processes(cluster_environment, workdir, 2) as (owner, other):
         alice = await sign_up(owner, "alice")
         run_id = (await execute(owner, START_RUN, {"input": STORY}, alice))["startRun"]["id"]
-        while not fake_providers.requests:
-            await asyncio.sleep(0.02)
+        await wait_until(lambda: fake_providers.requests, what="a provider call in flight")
         cancelled = await asyncio.wait_for(execute(other, CANCEL_RUN, {"id": run_id}, alice), timeout=15)
         seen = await watch(other, alice, run_id)
 
@@ -141,15 +141,17 @@ async def _start_redis(port: int) -> asyncio.subprocess.Process:
         stdout=asyncio.subprocess.DEVNULL,
     )
     redis = Redis(port=port)
+
+    async def answering() -> bool:
+        with contextlib.suppress(Exception):
+            return bool(await redis.ping())
+        return False
+
     try:
-        for _ in range(100):
-            with contextlib.suppress(Exception):
-                if await redis.ping():
-                    return process
-            await asyncio.sleep(0.05)
+        await wait_until(answering, what=f"redis-server on port {port}")
     finally:
         await redis.aclose()
-    raise RuntimeError("redis-server did not start")
+    return process
 
 
 async def test_redis_restarted_mid_run_loses_no_event_and_live_delivery_recovers(
@@ -169,7 +171,11 @@ async def test_redis_restarted_mid_run_loses_no_event_and_live_delivery_recovers
             seen = await receive_events(connection, 10)
             redis_process.kill()
             await redis_process.wait()
-            await asyncio.sleep(1)
+
+            async def stored_while_down() -> bool:
+                return len(await stored_log(session_factory, run_id)) > len(seen) + 3
+
+            await wait_until(stored_while_down, what="the run to go on storing events while Redis is down")
             async with private_redis(port):
                 seen += await collect(connection, operation)
                 after_restart = await watch(watcher, alice, run_id, after_seq=0)
@@ -187,7 +193,8 @@ async def test_notifications_reach_subscribers_on_every_process(
         alice = await sign_up(first, "alice")
         async with graphql_ws(second.url, payload={"token": alice.access_token}) as connection:
             operation = await connection.subscribe("subscription { notifications { eventName payload } }", {})
-            await asyncio.sleep(0.3)  # the subscription is registered before the event happens
+            async with httpx.AsyncClient(base_url=first.url) as http:
+                await until_subscribed(connection, GraphQLClient(http), alice)  # probes made on the other process
             await execute(first, 'mutation { createProject(input: {name: "Shared"}) { id } }', {}, alice)
             message = await asyncio.wait_for(connection.receive(), timeout=10)
 

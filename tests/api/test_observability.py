@@ -3,7 +3,6 @@ exporter stands for a collector)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from tests.api_fixtures import provider_settings
 from tests.fakes.providers import FakeProviderState, SlowChunks
 from tests.fakes.server import serve_app
 from tests.graphql_client import GraphQLClient
+from tests.waiting import wait_until
 from web.app import create_app
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -106,7 +106,12 @@ async def test_operations_runs_and_nodes_make_spans(traced_server: str, spans: I
     async with httpx.AsyncClient(base_url=traced_server) as http:
         alice = await GraphQLClient(http).signup("alice")
     events = await run_over_websocket(traced_server, alice, {"graph": example("story-flow.json"), "providerId": "mistral"})
-    await asyncio.sleep(0.1)  # the subscription's operation span ends as its socket closes
+
+    def ended(*names: str) -> bool:
+        return set(names) <= {span.name for span in spans.get_finished_spans()}
+
+    # The subscription (an operation without a name) ends its span as its socket closes.
+    await wait_until(lambda: ended("run", "GraphQL Query"), what="the run's and the subscription's spans")
 
     finished: list[ReadableSpan] = list(spans.get_finished_spans())
     runs = [span for span in finished if span.name == "run"]

@@ -38,6 +38,7 @@ from tests.api.run_client import (
 from tests.fakes.providers import FakeProviderState, SlowChunks
 from tests.graphql_client import Account, GraphQLClient, Subscription, graphql_ws
 from tests.server_process import ServerProcess, WorkerProcess
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.postgresql_only
 
@@ -186,14 +187,13 @@ async def test_a_worker_frozen_past_its_heartbeat_cannot_write_once_thawed(
             await running_pid(session_factory, run_id, attempt=2)  # taken over meanwhile
             frozen.thaw()
             seen = await followed.to_the_end()
-        await asyncio.sleep(1)  # the thawed worker has tried to write by now
-        frozen_log = frozen.log()
+        taken_over = "run taken over by another worker; this attempt stops"
+        await wait_until(lambda: taken_over in frozen.log(), what="the thawed worker to try to write")
 
     assert seen[-1]["__typename"] == "RunCompleted"
     stored = await stored_log(session_factory, run_id)
     assert_log_holds(seen, stored)
     assert len(seen) == len(stored)
-    assert "run taken over by another worker; this attempt stops" in frozen_log
 
 
 async def test_two_hundred_runs_over_three_workers_are_each_executed_exactly_once(
