@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text, update
+from starlette.applications import Starlette
 
 from db.models import ConsistentCharacter
 from tests.graphql_client import Account, GraphQLClient, Result, graphql_ws
@@ -220,13 +221,14 @@ async def test_a_valid_surrogate_pair_is_accepted(api: GraphQLClient, alice: Acc
     assert response.json()["data"]["createProject"]["name"] == "smile \U0001f600"
 
 
-async def test_a_nan_stored_before_it_was_refused_goes_out_as_null(api: GraphQLClient, alice: Account) -> None:
+async def test_a_nan_stored_before_it_was_refused_goes_out_as_null(
+    app: Starlette, api: GraphQLClient, alice: Account
+) -> None:
     """Responses are standard JSON on both databases. Only SQLite can hold a NaN (written by an
     earlier version, before the API refused them); today's writes store non-finite numbers as
     null on both databases."""
     created = await api.execute(CREATE_CHARACTER, {"input": {"name": "Mira", "extra": {"age": 1}}}, token=alice.access_token)
     character_id = created.ok()["createCharacter"]["id"]
-    app = api.http._transport.app  # type: ignore[attr-defined]
     async with app.state.backend.session_factory() as session:
         if session.bind.dialect.name == "sqlite":
             legacy = '{"age": 1.5, "score": NaN}'  # as the standard library's json.dumps wrote it
