@@ -33,6 +33,20 @@ def settings_for(database_url: str, workdir: Path, **overrides: str) -> Settings
     return load_settings(environ, workdir=workdir)
 
 
+def provider_environment(provider_url: str) -> dict[str, str]:
+    """Mistral and Fireworks pointed at the fakes; the other providers unavailable."""
+    return {
+        "MISTRAL_API_KEY": "test-key",
+        "MISTRAL_BASE_URL": provider_url,
+        "FIREWORKS_API_KEY": "test-key",
+        "FIREWORKS_BASE_URL": provider_url,
+    }
+
+
+def provider_settings(database_url: str, workdir: Path, provider_url: str, **overrides: str) -> Settings:
+    return settings_for(database_url, workdir, **provider_environment(provider_url), **overrides)
+
+
 @pytest.fixture
 def settings(database_url: str, workdir: Path) -> Settings:
     return settings_for(database_url, workdir)

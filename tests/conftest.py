@@ -15,7 +15,7 @@ from db.engine import create_engine, create_session_factory
 from db.migrations import upgrade_database
 from db.models import BackofficeUser, EventLog, User
 
-pytest_plugins = ["tests.api_fixtures"]
+pytest_plugins = ["tests.api_fixtures", "tests.fakes.fixtures"]
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 

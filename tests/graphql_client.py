@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 import websockets
 
+from tests.waiting import until_notified
+
 PASSWORD = "correct horse battery"
 SIGNUP = """
 mutation Signup($input: SignupInput!) {
@@ -136,3 +138,18 @@ async def graphql_ws(
         ack = await connection.receive()
         assert ack["type"] == "connection_ack", ack
         yield connection
+
+
+async def until_subscribed(connection: Subscription, api: GraphQLClient, owner: Account) -> None:
+    """Waits until `connection`'s `notifications { payload }` subscription is live: probes are
+    projects of `owner`'s (see tests.waiting.until_notified)."""
+
+    async def probe(name: str) -> None:
+        await api.create_project(owner, name)
+
+    async def next_name() -> str:
+        message = await connection.receive()
+        assert message["type"] == "next", message
+        return str(message["payload"]["data"]["notifications"]["payload"]["name"])
+
+    await until_notified(probe, next_name)

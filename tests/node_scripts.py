@@ -1,15 +1,14 @@
 """Node.js scripts the tests run (tests/js): their packages, a browser for them, running one.
 
-The packages are installed as tests/js/package-lock.json pins them; the browser is Debian's
-`chromium`, installed with apt-get where missing (the tests that need it skip, saying why, only
-where it cannot be installed).
+The packages are installed as tests/js/package-lock.json pins them (into tests/js/node_modules,
+when it differs). The browser is Debian's `chromium` package; no test installs it (`.ci/run`
+does): the tests that need Node.js or the browser skip, naming what is missing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,10 +18,12 @@ JS_DIR = Path(__file__).resolve().parent / "js"
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-def install_node_packages() -> None:
-    """tests/js/node_modules as tests/js/package-lock.json pins it (installed when it differs)."""
+def node_packages_missing() -> str | None:
+    """None once tests/js/node_modules is as locked (installed here if need be); else what is missing."""
     npm = shutil.which("npm")
-    assert npm and shutil.which("node"), "these tests need Node.js and npm on the PATH"
+    missing = [name for name, path in (("node", shutil.which("node")), ("npm", npm)) if path is None]
+    if npm is None or missing:
+        return f"{' and '.join(missing)} not on the PATH (Node.js 20+ and npm run tests/js)"
     if not _installed_as_locked():
         subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"],
@@ -30,6 +31,7 @@ def install_node_packages() -> None:
             check=True,
             timeout=300,
         )
+    return None
 
 
 def _installed_as_locked() -> bool:
@@ -41,23 +43,11 @@ def _installed_as_locked() -> bool:
     return bool(json.loads(installed.read_text())["packages"] == locked)
 
 
-def install_chromium() -> str | None:
-    """Debian's chromium, installed if missing; None with the reason when it cannot be."""
+def chromium_missing() -> str | None:
+    """None when Debian's chromium is installed; else what is missing and how to get it."""
     if CHROMIUM.exists():
         return None
-    apt = shutil.which("apt-get")
-    if apt is None:
-        return f"{CHROMIUM} is missing and there is no apt-get to install it (Debian's chromium package)"
-    if os.geteuid() != 0:
-        return f"{CHROMIUM} is missing; install it as root: apt-get update && apt-get install -y chromium"
-    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    # Another apt-get may hold the lock for a while: wait for it rather than fail.
-    lock_wait = ["-o", "DPkg::Lock::Timeout=600"]
-    for command in ([apt, *lock_wait, "update"], [apt, *lock_wait, "install", "-y", "chromium"]):
-        done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=1200)
-        if done.returncode != 0:
-            return f"could not install chromium with apt-get: {done.stderr.strip()[-500:]}"
-    return None if CHROMIUM.exists() else f"apt-get installed chromium but {CHROMIUM} is missing"
+    return f"{CHROMIUM} is missing (Debian's chromium package: apt-get install chromium, as .ci/run does)"
 
 
 async def run_node_script(script: str, request: dict[str, Any], *, timeout: float = 120) -> dict[str, Any]:

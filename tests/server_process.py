@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.waiting import wait_until
+
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_SECONDS = 60
 
@@ -106,18 +108,19 @@ class ServerProcess:
 
     async def _until_answering(self) -> None:
         assert self.process is not None
+        process = self.process
         async with httpx.AsyncClient(base_url=self.url) as http:
-            for _ in range(START_TIMEOUT_SECONDS * 10):
-                if self.process.returncode is not None:
-                    raise RuntimeError(f"the server exited with {self.process.returncode}")
+
+            async def answering() -> bool:
+                if process.returncode is not None:
+                    raise RuntimeError(f"the server exited with {process.returncode}")
                 try:
                     response = await http.post("/graphql", json={"query": "{ health { status } }"})
-                    if response.status_code == 200:
-                        return
                 except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise RuntimeError("the server did not answer in time")
+                    return False
+                return response.status_code == 200
+
+            await wait_until(answering, timeout=START_TIMEOUT_SECONDS, interval=0.1, what="the server to answer")
 
 
 class WorkerProcess(ServerProcess):
@@ -129,14 +132,15 @@ class WorkerProcess(ServerProcess):
         return ["worker"]
 
     async def _until_answering(self) -> None:
-        assert self.process is not None
-        for _ in range(START_TIMEOUT_SECONDS * 10):
-            if self.process.returncode is not None:
-                raise RuntimeError(f"the worker exited with {self.process.returncode}: {self.log()[-2000:]}")
-            if self.stdout_file.is_file() and self.READY_LINE in self.stdout_file.read_text(errors="replace"):
-                return
-            await asyncio.sleep(0.1)
-        raise RuntimeError("the worker did not start in time")
+        process = self.process
+        assert process is not None
+
+        def ready() -> bool:
+            if process.returncode is not None:
+                raise RuntimeError(f"the worker exited with {process.returncode}: {self.log()[-2000:]}")
+            return self.stdout_file.is_file() and self.READY_LINE in self.stdout_file.read_text(errors="replace")
+
+        await wait_until(ready, timeout=START_TIMEOUT_SECONDS, interval=0.1, what="the worker to start")
 
 
 @asynccontextmanager

@@ -12,6 +12,7 @@ from gql.transport.httpx import HTTPXAsyncTransport
 from gql.transport.websockets import WebsocketsTransport
 
 from tests.server_process import server_process
+from tests.waiting import until_notified
 
 SIGNUP = """mutation($input: SignupInput!) { signup(input: $input) { accessToken user { username } } }"""
 LOGIN = """mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken } }"""
@@ -55,9 +56,15 @@ async def test_a_user_signs_up_builds_a_flow_and_is_notified(server: str) -> Non
     )
     async with Client(transport=http) as api, Client(transport=websocket) as live:
         notifications = live.subscribe(request(NOTIFICATIONS))
-        first_notification = asyncio.ensure_future(anext(notifications))
-        await asyncio.sleep(0.3)  # the subscription is registered before anything happens
 
+        async def probe(name: str) -> None:
+            await api.execute(request(CREATE_PROJECT, name=name))
+
+        async def next_name() -> str:
+            return str((await anext(notifications))["notifications"]["payload"]["name"])
+
+        await until_notified(probe, next_name)  # the subscription is live before anything happens
+        first_notification = asyncio.ensure_future(anext(notifications))
         project = (await api.execute(request(CREATE_PROJECT, name="Harbour")))["createProject"]
         flow = (
             await api.execute(request(

@@ -12,16 +12,13 @@ import openai
 import pytest
 from anthropic.types import MessageParam
 from openai.types.chat import ChatCompletionMessageParam
-from starlette.applications import Starlette
 
 from tests.fakes.providers import (
     Drop,
     FakeProviderState,
     HttpError,
     Malformed,
-    fake_provider_app,
 )
-from tests.fakes.server import serve_app
 
 MESSAGES: list[ChatCompletionMessageParam] = [
     {"role": "system", "content": "Be brief."},
@@ -29,23 +26,6 @@ MESSAGES: list[ChatCompletionMessageParam] = [
 ]
 EXPECTED = "fake reply to: hello there"
 USER_TURN: list[MessageParam] = [{"role": "user", "content": "hello there"}]
-
-
-@pytest.fixture(scope="module")
-def app() -> Starlette:
-    return fake_provider_app()
-
-
-@pytest.fixture(scope="module")
-async def base_url(app: Starlette) -> AsyncIterator[str]:
-    async with serve_app(app) as url:
-        yield url
-
-
-@pytest.fixture
-def fake(app: Starlette) -> FakeProviderState:
-    app.state.fake = FakeProviderState()
-    return app.state.fake
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from starlette.applications import Starlette
 
 from tests.fakes.providers import FakeProviderState, SlowChunks, fake_provider_app
 from tests.fakes.server import serve_app
+from tests.waiting import wait_until
 
 MAIN = Path(__file__).resolve().parent.parent / "main.py"
 EXAMPLES = MAIN.parent / "examples"
@@ -91,13 +92,9 @@ class Terminal:
         return ANSI_CODES.sub("", bytes(self._output).decode(errors="replace")).replace("\r", "")
 
     async def wait_for(self, pattern: str, timeout: float = 60) -> None:
-        async def seen() -> None:
-            while not re.search(pattern, self.screen_text()):
-                await asyncio.sleep(0.05)
-
         try:
-            await asyncio.wait_for(seen(), timeout)
-        except TimeoutError:
+            await wait_until(lambda: re.search(pattern, self.screen_text()), timeout=timeout)
+        except AssertionError:
             raise AssertionError(f"{pattern!r} never shown; the screen:\n{self.screen_text()}") from None
 
     def type_ctrl_c(self) -> None:

@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.platform.settings import Settings
-from tests.api_fixtures import TEST_SECRET_KEY, settings_for
+from tests.api_fixtures import TEST_SECRET_KEY, provider_environment
 from tests.fakes.providers import FakeProviderState, fake_provider_app
 from tests.fakes.server import serve_app
 from tests.graphql_client import Account, GraphQLClient
-from tests.node_scripts import install_chromium, install_node_packages
+from tests.node_scripts import chromium_missing, node_packages_missing
 from tests.redis_keys import delete_keys
 
 
@@ -40,25 +39,19 @@ async def provider_url(fake_providers: FakeProviderState) -> AsyncIterator[str]:
         yield base_url
 
 
-def provider_environment(provider_url: str) -> dict[str, str]:
-    """Mistral and Fireworks pointed at the fakes; the other providers unavailable."""
-    return {
-        "MISTRAL_API_KEY": "test-key",
-        "MISTRAL_BASE_URL": provider_url,
-        "FIREWORKS_API_KEY": "test-key",
-        "FIREWORKS_BASE_URL": provider_url,
-    }
-
-
-def provider_settings(database_url: str, workdir: Path, provider_url: str, **overrides: str) -> Settings:
-    return settings_for(database_url, workdir, **provider_environment(provider_url), **overrides)
+@pytest.fixture(scope="session")
+def node_packages() -> None:
+    """Node.js with tests/js's packages (the test skips, saying why, without Node.js or npm)."""
+    problem = node_packages_missing()
+    if problem is not None:
+        pytest.skip(f"no Node.js for this test: {problem}")
 
 
 @pytest.fixture(scope="session")
-def chromium() -> None:
-    """Headless Chromium and playwright-core for tests/js/*.mjs (installed where missing)."""
-    install_node_packages()
-    problem = install_chromium()
+def chromium(node_packages: None) -> None:
+    """Headless Chromium and playwright-core for tests/js/*.mjs (the test skips, saying why,
+    without them)."""
+    problem = chromium_missing()
     if problem is not None:
         pytest.skip(f"no headless browser for this test: {problem}")
 

@@ -1,12 +1,17 @@
-"""Running flows in tests: the operations, the example graphs, collecting a subscription."""
+"""Running flows in tests: the operations, the example graphs, collecting a subscription, and
+what a run's stored log must hold."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.repositories.runs import RunRepository
 from tests.graphql_client import Account, GraphQLClient, Subscription, graphql_ws
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -31,10 +36,15 @@ RUN = """query($id: ID!) { run(id: $id) { id status error outputs flowId
 START_RUN = "mutation($input: RunInput!) { startRun(input: $input) { id status } }"
 CANCEL_RUN = "mutation($id: ID!) { cancelRun(id: $id) { id status } }"
 FINAL = {"RunCompleted", "RunFailed", "RunCancelled"}
+TERMINAL_NODE_STATUSES = {"COMPLETED", "CACHED", "SKIPPED", "CANCELLED", "FAILED"}
 
 
 def example(name: str) -> dict[str, Any]:
     return json.loads((EXAMPLES / name).read_text())
+
+
+# The story flow, its text from the fake Mistral.
+STORY = {"graph": example("story-flow.json"), "providerId": "mistral"}
 
 
 async def collect(connection: Subscription, operation_id: str) -> list[dict[str, Any]]:
@@ -67,3 +77,33 @@ async def create_flow(api: GraphQLClient, account: Account, graph: dict[str, Any
     return flow.ok()["createFlow"]["id"]
 
 
+# --- what a run's stored log must hold (ARCHITECTURE.md, "The run path") --------------------
+
+
+async def stored_log(session_factory: async_sessionmaker[AsyncSession], run_id: str) -> list[tuple[int, str]]:
+    async with session_factory() as session:
+        rows = await RunRepository(session).events(uuid.UUID(run_id))
+    return [(row.seq or 0, row.event_name) for row in rows]
+
+
+def assert_log_holds(seen: list[dict[str, Any]], stored: list[tuple[int, str]]) -> None:
+    """The stored log is gapless, ends in one terminal event, and holds everything seen."""
+    assert [seq for seq, _ in stored] == list(range(1, len(stored) + 1))
+    assert [name in FINAL for _, name in stored].count(True) == 1
+    assert stored[-1][1] in FINAL
+    assert [event["seq"] for event in seen] == list(range(1, len(seen) + 1))
+    assert [(event["seq"], event["__typename"]) for event in seen] == stored[: len(seen)]
+
+
+async def receive_events(connection: Subscription, count: int) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    while len(events) < count:
+        message = await asyncio.wait_for(connection.receive(), timeout=20)
+        assert message["type"] == "next", message
+        events.append(next(iter(message["payload"]["data"].values())))
+    return events
+
+
+async def node_statuses(api: GraphQLClient, account: Account, run_id: str) -> dict[str, Any]:
+    run = (await api.execute(RUN, {"id": run_id}, token=account.access_token)).ok()["run"]
+    return {"status": run["status"], "nodes": {result["status"] for result in run["nodeResults"]}}

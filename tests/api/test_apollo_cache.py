@@ -7,14 +7,14 @@ and compare its answers with the server's plain HTTP answers.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.graphql_client import Account, GraphQLClient
-from tests.node_scripts import JS_DIR, install_node_packages, run_node_script
+from tests.node_scripts import JS_DIR, run_node_script
+from tests.waiting import wait_until
 
 APOLLO_SCRIPT = JS_DIR / "apollo_cache.mjs"
 
@@ -54,8 +54,7 @@ def graph(text: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def apollo() -> Path:
-    install_node_packages()
+def apollo(node_packages: None) -> Path:
     return APOLLO_SCRIPT
 
 
@@ -81,16 +80,17 @@ async def finished_run(api: GraphQLClient, owner: Account, run_input: dict[str, 
         "mutation($input: RunInput!) { startRun(input: $input) { id } }", {"input": run_input}, token=owner.access_token
     )
     run_id = str(started.ok()["startRun"]["id"])
-    for _ in range(200):
+
+    async def completed() -> bool:
         read = await api.execute(
             "query($id: ID!) { run(id: $id) { status error } }", {"id": run_id}, token=owner.access_token
         )
         run = read.ok()["run"]
-        if run["status"] == "COMPLETED":
-            return run_id
-        assert run["status"] in ("PENDING", "RUNNING"), run
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"run {run_id} did not finish")
+        assert run["status"] in ("PENDING", "RUNNING", "COMPLETED"), run
+        return bool(run["status"] == "COMPLETED")
+
+    await wait_until(completed, what=f"run {run_id} to finish")
+    return run_id
 
 
 async def create_flow(api: GraphQLClient, owner: Account, project: str, name: str) -> str:

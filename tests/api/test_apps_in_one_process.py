@@ -18,9 +18,9 @@ from starlette.applications import Starlette
 
 from services.events.handlers import event_handlers, log_event, notify_subscribers, share_with_other_processes
 from services.platform.settings import Settings
-from tests.api.conftest import provider_settings
+from tests.api.metrics_scrape import Samples, scrape, value
 from tests.api.run_client import example, run_over_websocket
-from tests.api.test_observability import Samples, scrape, value
+from tests.api_fixtures import provider_settings
 from tests.fakes.server import serve_app
 from tests.graphql_client import GraphQLClient
 from web.app import create_app

@@ -9,18 +9,21 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import websockets
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
 
 from services.platform.settings import Settings
 from tests.api_fixtures import settings_for
 from tests.fakes.server import serve_app
+from tests.waiting import stall
 from web.app import create_app
+from web.serving import server_options
 
 # Generous bounds: the limits in these tests are one second.
 GIVE_UP_AFTER_SECONDS = 8
@@ -67,7 +70,7 @@ async def dribble(writer: asyncio.StreamWriter, chunk: bytes) -> None:
         while True:
             writer.write(chunk)
             await writer.drain()
-            await asyncio.sleep(0.2)
+            await stall(0.2)
     except (ConnectionError, OSError):
         return
 
@@ -122,16 +125,17 @@ async def test_a_client_dribbling_the_body_gets_408(live_server: str) -> None:
     assert response.startswith(b"HTTP/1.1 408")
 
 
-async def test_a_client_leaving_mid_body_logs_no_traceback(live_server: str) -> None:
-    with server_log_records() as records:
-        async with raw_connection(live_server) as (reader, writer):
-            writer.write(
-                b"POST /graphql HTTP/1.1\r\nHost: localhost\r\ncontent-type: application/json\r\n"
-                b"content-length: 1000\r\n\r\n{\"query\": "
-            )
-            await writer.drain()
-            await asyncio.sleep(0.3)  # the app is waiting for the rest of the body
-        await asyncio.sleep(0.5)  # and learns that the client is gone
+async def test_a_client_leaving_mid_body_logs_no_traceback(app: Starlette, settings: Settings) -> None:
+    with ExitStack() as capturing:  # the capture outlasts the server (which sets its loggers up)
+        async with serve_app(app, **server_options(settings)) as base_url:
+            records = capturing.enter_context(server_log_records())
+            async with raw_connection(base_url) as (_, writer):
+                writer.write(
+                    b"POST /graphql HTTP/1.1\r\nHost: localhost\r\ncontent-type: application/json\r\n"
+                    b"content-length: 1000\r\n\r\n{\"query\": "
+                )
+                await writer.drain()
+        # The server has stopped: the app has learnt that the client is gone, and logged it.
     assert not [record for record in records if record.exc_info or record.levelno >= logging.ERROR]
     assert len([record for record in records if record.levelno >= logging.INFO]) <= 1
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import event
 from starlette.applications import Starlette
 
-from tests.api.test_sql_statements import count_statements
+from tests.api.statements import count_statements
 from tests.graphql_client import GraphQLClient
 
 

@@ -14,8 +14,8 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from services.platform.settings import Settings
-from tests.api.conftest import provider_settings
 from tests.api.run_client import example
+from tests.api_fixtures import provider_settings
 from tests.fakes.server import serve_app
 from tests.graphql_client import PASSWORD, GraphQLClient
 from tests.node_scripts import run_node_script

@@ -1,7 +1,7 @@
 """Distributed mode: several server processes on one PostgreSQL database and one Redis.
 
 Real `main.py serve` processes on loopback, the local PostgreSQL and Redis, a fresh Redis key
-prefix per test. A run started through one process is watched, resumed and cancelled through
+prefix per test. A run started through one process is followed, resumed and cancelled through
 the others; a process killed mid-run has its runs finished by another for every follower (the
 run queue's own tests, with `worker` processes, are in test_run_queue.py).
 """
@@ -10,56 +10,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import Run
-from tests.api.run_client import CANCEL_RUN, RUN_EVENTS_AFTER, RUN_FLOW, START_RUN, collect, example
-from tests.api.test_run_faults import TERMINAL_NODE_STATUSES, assert_log_holds, node_statuses, receive_events, stored_log
+from tests.api.processes import execute, follow, processes, running_pid, sign_up
+from tests.api.run_client import (
+    CANCEL_RUN,
+    RUN_EVENTS_AFTER,
+    RUN_FLOW,
+    START_RUN,
+    STORY,
+    TERMINAL_NODE_STATUSES,
+    assert_log_holds,
+    collect,
+    node_statuses,
+    receive_events,
+    stored_log,
+)
 from tests.fakes.providers import FakeProviderState, SlowChunks
-from tests.graphql_client import Account, GraphQLClient, graphql_ws
-from tests.server_process import ServerProcess, free_port
+from tests.graphql_client import GraphQLClient, graphql_ws, until_subscribed
+from tests.server_process import free_port
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.postgresql_only
 
-STORY = {"graph": example("story-flow.json"), "providerId": "mistral"}
-
-
-@contextlib.asynccontextmanager
-async def processes(environ: dict[str, str], workdir: Path, count: int) -> AsyncIterator[list[ServerProcess]]:
-    servers = [ServerProcess(environ, workdir) for _ in range(count)]
-    try:
-        await asyncio.gather(*(server.start() for server in servers))
-        yield servers
-    finally:
-        await asyncio.gather(*(server.stop() for server in servers))
-
-
-async def sign_up(server: ServerProcess, username: str) -> Account:
-    async with httpx.AsyncClient(base_url=server.url) as http:
-        return await GraphQLClient(http).signup(username)
-
-
-async def execute(server: ServerProcess, query: str, variables: dict[str, Any], account: Account) -> Any:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-        return (await GraphQLClient(http).execute(query, variables, token=account.access_token)).ok()
-
-
-async def watch(server: ServerProcess, account: Account, run_id: str, after_seq: int = 0) -> list[dict[str, Any]]:
-    async with graphql_ws(server.url, payload={"token": account.access_token}) as connection:
-        operation = await connection.subscribe(RUN_EVENTS_AFTER, {"runId": run_id, "afterSeq": after_seq})
-        return await collect(connection, operation)
-
-
-async def test_a_run_started_on_one_process_is_watched_on_another_with_identical_events(
+async def test_a_run_started_on_one_process_is_followed_on_another_with_identical_events(
     cluster_environment: dict[str, str], workdir: Path, fake_providers: FakeProviderState
 ) -> None:
     fake_providers.persistent = SlowChunks(seconds=0.01)
@@ -68,12 +48,12 @@ async def test_a_run_started_on_one_process_is_watched_on_another_with_identical
         async with graphql_ws(first.url, payload={"token": alice.access_token}) as connection:
             operation = await connection.subscribe(RUN_FLOW, {"input": STORY})
             started = await receive_events(connection, 1)
-            watching = asyncio.create_task(watch(second, alice, started[0]["runId"]))
+            following = asyncio.create_task(follow(second, alice, started[0]["runId"]))
             live = started + await collect(connection, operation)
-        watched = await watching
+        followed = await following
 
     assert live[-1]["__typename"] == "RunCompleted"
-    assert watched == live
+    assert followed == live
 
 
 async def test_a_follower_dropped_mid_run_resumes_on_a_third_process_with_nothing_lost_or_doubled(
@@ -89,7 +69,7 @@ async def test_a_follower_dropped_mid_run_resumes_on_a_third_process_with_nothin
         async with graphql_ws(second.url, payload={"token": alice.access_token}) as connection:
             await connection.subscribe(RUN_EVENTS_AFTER, {"runId": run_id, "afterSeq": 0})
             before_the_drop = await receive_events(connection, 12)
-        resumed = await watch(third, alice, run_id, after_seq=before_the_drop[-1]["seq"])
+        resumed = await follow(third, alice, run_id, after_seq=before_the_drop[-1]["seq"])
 
     seen = before_the_drop + resumed
     assert seen[-1]["__typename"] == "RunCompleted"
@@ -108,10 +88,9 @@ async def test_cancel_on_a_process_that_does_not_own_the_run_stops_it(
     async with processes(cluster_environment, workdir, 2) as (owner, other):
         alice = await sign_up(owner, "alice")
         run_id = (await execute(owner, START_RUN, {"input": STORY}, alice))["startRun"]["id"]
-        while not fake_providers.requests:
-            await asyncio.sleep(0.02)
+        await wait_until(lambda: fake_providers.requests, what="a provider call in flight")
         cancelled = await asyncio.wait_for(execute(other, CANCEL_RUN, {"id": run_id}, alice), timeout=15)
-        seen = await watch(other, alice, run_id)
+        seen = await follow(other, alice, run_id)
 
     assert cancelled["cancelRun"]["status"] == "CANCELLED"
     assert seen[-1]["__typename"] == "RunCancelled"
@@ -144,17 +123,6 @@ async def test_the_run_of_a_killed_server_process_is_finished_by_another_for_eve
     assert run["status"] == "COMPLETED" and run["nodes"] <= TERMINAL_NODE_STATUSES
 
 
-async def running_pid(session_factory: async_sessionmaker[AsyncSession], run_id: str, *, attempt: int = 1) -> int:
-    """The pid of the process that claimed the run's `attempt` (worker ids are host:pid:random)."""
-    for _ in range(300):
-        async with session_factory() as session:
-            row = (await session.execute(select(Run.worker_id, Run.attempt).where(Run.id == uuid.UUID(run_id)))).one()
-        if row.worker_id and row.attempt >= attempt:
-            return int(row.worker_id.split(":")[1])
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no process claimed attempt {attempt} of run {run_id}")
-
-
 @contextlib.asynccontextmanager
 async def private_redis(port: int) -> AsyncIterator[asyncio.subprocess.Process]:
     """A Redis of this test's own (the machine's is shared), started again by `restart_redis`."""
@@ -173,15 +141,17 @@ async def _start_redis(port: int) -> asyncio.subprocess.Process:
         stdout=asyncio.subprocess.DEVNULL,
     )
     redis = Redis(port=port)
+
+    async def answering() -> bool:
+        with contextlib.suppress(Exception):
+            return bool(await redis.ping())
+        return False
+
     try:
-        for _ in range(100):
-            with contextlib.suppress(Exception):
-                if await redis.ping():
-                    return process
-            await asyncio.sleep(0.05)
+        await wait_until(answering, what=f"redis-server on port {port}")
     finally:
         await redis.aclose()
-    raise RuntimeError("redis-server did not start")
+    return process
 
 
 async def test_redis_restarted_mid_run_loses_no_event_and_live_delivery_recovers(
@@ -193,18 +163,22 @@ async def test_redis_restarted_mid_run_loses_no_event_and_live_delivery_recovers
     fake_providers.persistent = SlowChunks(seconds=0.1)
     port = free_port()
     environment = {**cluster_environment, "REDIS_URL": f"redis://127.0.0.1:{port}/0"}
-    async with private_redis(port) as redis_process, processes(environment, workdir, 2) as (owner, watcher):
+    async with private_redis(port) as redis_process, processes(environment, workdir, 2) as (owner, follower):
         alice = await sign_up(owner, "alice")
         run_id = (await execute(owner, START_RUN, {"input": STORY}, alice))["startRun"]["id"]
-        async with graphql_ws(watcher.url, payload={"token": alice.access_token}) as connection:
+        async with graphql_ws(follower.url, payload={"token": alice.access_token}) as connection:
             operation = await connection.subscribe(RUN_EVENTS_AFTER, {"runId": run_id, "afterSeq": 0})
             seen = await receive_events(connection, 10)
             redis_process.kill()
             await redis_process.wait()
-            await asyncio.sleep(1)
+
+            async def stored_while_down() -> bool:
+                return len(await stored_log(session_factory, run_id)) > len(seen) + 3
+
+            await wait_until(stored_while_down, what="the run to go on storing events while Redis is down")
             async with private_redis(port):
                 seen += await collect(connection, operation)
-                after_restart = await watch(watcher, alice, run_id, after_seq=0)
+                after_restart = await follow(follower, alice, run_id, after_seq=0)
 
     assert seen[-1]["__typename"] == "RunCompleted"
     stored = await stored_log(session_factory, run_id)
@@ -219,7 +193,8 @@ async def test_notifications_reach_subscribers_on_every_process(
         alice = await sign_up(first, "alice")
         async with graphql_ws(second.url, payload={"token": alice.access_token}) as connection:
             operation = await connection.subscribe("subscription { notifications { eventName payload } }", {})
-            await asyncio.sleep(0.3)  # the subscription is registered before the event happens
+            async with httpx.AsyncClient(base_url=first.url) as http:
+                await until_subscribed(connection, GraphQLClient(http), alice)  # probes made on the other process
             await execute(first, 'mutation { createProject(input: {name: "Shared"}) { id } }', {}, alice)
             message = await asyncio.wait_for(connection.receive(), timeout=10)
 

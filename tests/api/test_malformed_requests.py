@@ -222,7 +222,7 @@ async def test_a_valid_surrogate_pair_is_accepted(api: GraphQLClient, alice: Acc
 
 
 async def test_a_nan_stored_before_it_was_refused_goes_out_as_null(
-    api: GraphQLClient, app: Starlette, alice: Account
+    app: Starlette, api: GraphQLClient, alice: Account
 ) -> None:
     """Responses are standard JSON on both databases. Only SQLite can hold a NaN (written by an
     earlier version, before the API refused them); today's writes store non-finite numbers as

@@ -3,7 +3,6 @@ exporter stands for a collector)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,38 +11,23 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.platform.settings import Settings
 from services.platform.telemetry import tracer_provider_from_environment
-from tests.api.conftest import provider_settings
+from tests.api.metrics_scrape import scrape, value
 from tests.api.run_client import example, run_over_websocket
+from tests.api_fixtures import provider_settings
 from tests.fakes.providers import FakeProviderState, SlowChunks
 from tests.fakes.server import serve_app
 from tests.graphql_client import GraphQLClient
+from tests.waiting import wait_until
 from web.app import create_app
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 @pytest.fixture
 def settings(database_url: str, workdir: Path, provider_url: str) -> Settings:
     return provider_settings(database_url, workdir, provider_url)
-
-
-async def scrape(http: httpx.AsyncClient) -> Samples:
-    response = await http.get("/metrics")
-    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
 
 
 async def test_the_metrics_move_when_a_run_happens(live_server: str, live_api: GraphQLClient) -> None:
@@ -106,7 +90,12 @@ async def test_operations_runs_and_nodes_make_spans(traced_server: str, spans: I
     async with httpx.AsyncClient(base_url=traced_server) as http:
         alice = await GraphQLClient(http).signup("alice")
     events = await run_over_websocket(traced_server, alice, {"graph": example("story-flow.json"), "providerId": "mistral"})
-    await asyncio.sleep(0.1)  # the subscription's operation span ends as its socket closes
+
+    def ended(*names: str) -> bool:
+        return set(names) <= {span.name for span in spans.get_finished_spans()}
+
+    # The subscription (an operation without a name) ends its span as its socket closes.
+    await wait_until(lambda: ended("run", "GraphQL Query"), what="the run's and the subscription's spans")
 
     finished: list[ReadableSpan] = list(spans.get_finished_spans())
     runs = [span for span in finished if span.name == "run"]

@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 
 from db.engine import create_engine
 from db.migrations import upgrade_database
-from tests.api.test_run_faults import database_down
+from tests.api.database_faults import database_down
 from tests.api_fixtures import settings_for
 from tests.graphql_client import GraphQLClient
 from web.app import create_app

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from services.platform.settings import Settings
-from tests.api.conftest import provider_settings
 from tests.api.run_client import START_RUN, create_flow, example
+from tests.api_fixtures import provider_settings
 from tests.fakes.providers import FakeProviderState, SlowChunks
 from tests.graphql_client import PASSWORD, GraphQLClient
 from tests.node_scripts import run_node_script

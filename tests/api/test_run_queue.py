@@ -22,12 +22,23 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import Run
-from tests.api.run_client import CANCEL_RUN, RUN_EVENTS_AFTER, RUN_FLOW, START_RUN, collect
-from tests.api.test_distributed import STORY, execute, running_pid, sign_up, watch
-from tests.api.test_run_faults import TERMINAL_NODE_STATUSES, assert_log_holds, node_statuses, stored_log
+from tests.api.processes import execute, follow, running_pid, sign_up
+from tests.api.run_client import (
+    CANCEL_RUN,
+    RUN_EVENTS_AFTER,
+    RUN_FLOW,
+    START_RUN,
+    STORY,
+    TERMINAL_NODE_STATUSES,
+    assert_log_holds,
+    collect,
+    node_statuses,
+    stored_log,
+)
 from tests.fakes.providers import FakeProviderState, SlowChunks
 from tests.graphql_client import Account, GraphQLClient, Subscription, graphql_ws
 from tests.server_process import ServerProcess, WorkerProcess
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.postgresql_only
 
@@ -176,14 +187,13 @@ async def test_a_worker_frozen_past_its_heartbeat_cannot_write_once_thawed(
             await running_pid(session_factory, run_id, attempt=2)  # taken over meanwhile
             frozen.thaw()
             seen = await followed.to_the_end()
-        await asyncio.sleep(1)  # the thawed worker has tried to write by now
-        frozen_log = frozen.log()
+        taken_over = "run taken over by another worker; this attempt stops"
+        await wait_until(lambda: taken_over in frozen.log(), what="the thawed worker to try to write")
 
     assert seen[-1]["__typename"] == "RunCompleted"
     stored = await stored_log(session_factory, run_id)
     assert_log_holds(seen, stored)
     assert len(seen) == len(stored)
-    assert "run taken over by another worker; this attempt stops" in frozen_log
 
 
 async def test_two_hundred_runs_over_three_workers_are_each_executed_exactly_once(
@@ -209,7 +219,7 @@ async def test_two_hundred_runs_over_three_workers_are_each_executed_exactly_onc
 
         async def log_of(run_id: str) -> list[dict[str, Any]]:
             async with following:
-                return await watch(processes.api, alice, run_id)
+                return await follow(processes.api, alice, run_id)
 
         logs = await asyncio.gather(*(log_of(run_id) for run_id in run_ids))
         runs = [await run_row(session_factory, run_id) for run_id in run_ids]
@@ -252,7 +262,7 @@ async def test_a_queued_run_no_worker_has_claimed_is_cancelled_at_once(
         alice = await sign_up(processes.api, "alice")
         run_id = (await execute(processes.api, START_RUN, {"input": STORY}, alice))["startRun"]["id"]
         cancelled = await execute(processes.api, CANCEL_RUN, {"id": run_id}, alice)
-        seen = await watch(processes.api, alice, run_id)
+        seen = await follow(processes.api, alice, run_id)
 
     assert cancelled["cancelRun"]["status"] == "CANCELLED"
     assert [event["__typename"] for event in seen] == ["RunCancelled"]
@@ -272,7 +282,7 @@ async def test_closing_run_flow_on_the_api_process_cancels_the_run_on_its_worker
             await connection.subscribe(RUN_FLOW, {"input": STORY})
             seen = await events_until(connection, lambda events: any(e["__typename"] == "NodeOutputDelta" for e in events))
         run_id = seen[0]["runId"]
-        rest = await watch(processes.api, alice, run_id, after_seq=seen[-1]["seq"])
+        rest = await follow(processes.api, alice, run_id, after_seq=seen[-1]["seq"])
 
     assert rest[-1]["__typename"] == "RunCancelled"
     assert_log_holds(seen + rest, await stored_log(session_factory, run_id))

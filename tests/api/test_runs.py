@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.base import utc_now
 from services.platform.settings import Settings
-from tests.api.conftest import provider_settings
 from tests.api.run_client import (
     CANCEL_RUN,
     RUN,
@@ -31,8 +30,10 @@ from tests.api.run_client import (
     example,
     run_over_websocket,
 )
+from tests.api_fixtures import provider_settings
 from tests.fakes.providers import FakeProviderState, SlowChunks
 from tests.graphql_client import GraphQLClient, graphql_ws
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -121,8 +122,7 @@ async def test_cancel_run_stops_a_running_run(
             START_RUN, {"input": {"graph": example("story-flow.json"), "providerId": "mistral"}}, token=alice.access_token
         )
     ).ok()["startRun"]
-    while not fake_providers.requests:  # a provider call is in flight
-        await asyncio.sleep(0.01)
+    await wait_until(lambda: fake_providers.requests, what="a provider call in flight")
     cancelled = (await live_api.execute(CANCEL_RUN, {"id": started["id"]}, token=alice.access_token)).ok()
     assert cancelled["cancelRun"]["status"] == "CANCELLED"
     run = (await live_api.execute(RUN, {"id": started["id"]}, token=alice.access_token)).ok()["run"]
@@ -141,12 +141,12 @@ async def test_closing_a_run_flow_subscription_cancels_its_run(
         first = await asyncio.wait_for(connection.receive(), timeout=10)
         run_id = first["payload"]["data"]["runFlow"]["runId"]
         await connection.send({"id": operation, "type": "complete"})
-    for _ in range(100):
-        run = (await live_api.execute(RUN, {"id": run_id}, token=alice.access_token)).ok()["run"]
-        if run["status"] != "RUNNING":
-            break
-        await asyncio.sleep(0.05)
-    assert run["status"] == "CANCELLED"
+
+    async def ended() -> str | None:
+        status = (await live_api.execute(RUN, {"id": run_id}, token=alice.access_token)).ok()["run"]["status"]
+        return None if status == "RUNNING" else str(status)
+
+    assert await wait_until(ended, what="the run to end") == "CANCELLED"
 
 
 async def test_generated_images_are_stored_and_served(live_server: str, live_api: GraphQLClient) -> None:

@@ -15,14 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from db.models import Run
-from tests.api.conftest import provider_environment
-from tests.api.run_client import RUN, RUN_EVENTS, START_RUN, collect, example
-from tests.api_fixtures import TEST_SECRET_KEY
+from tests.api.run_client import RUN, RUN_EVENTS, START_RUN, STORY, collect, receive_events
+from tests.api_fixtures import TEST_SECRET_KEY, provider_environment
 from tests.fakes.providers import FakeProviderState, SlowChunks
 from tests.graphql_client import Account, GraphQLClient, graphql_ws
 from tests.server_process import ServerProcess, server_process
-
-STORY = {"graph": example("story-flow.json"), "providerId": "mistral"}
+from tests.waiting import wait_until
 
 
 def server_environment(database_url: str, workdir: Path, provider_url: str, **overrides: str) -> dict[str, str]:
@@ -42,10 +40,23 @@ async def stored_status(engine: AsyncEngine, run_id: str) -> str | None:
         return await session.scalar(select(Run.status).where(Run.id == uuid.UUID(run_id)))
 
 
-async def follow_to_the_end(server: ServerProcess, account: Account, run_id: str) -> list[dict[str, Any]]:
+async def follow_to_the_end(
+    server: ServerProcess, account: Account, run_id: str, following: asyncio.Event
+) -> list[dict[str, Any]]:
+    """The run's events, from its first; sets `following` once the first has arrived."""
     async with graphql_ws(server.url, payload={"token": account.access_token}) as connection:
         operation = await connection.subscribe(RUN_EVENTS, {"runId": run_id})
-        return await collect(connection, operation)
+        first = await receive_events(connection, 1)
+        following.set()
+        return first + await collect(connection, operation)
+
+
+async def followed(server: ServerProcess, account: Account, run_id: str) -> asyncio.Task[list[dict[str, Any]]]:
+    """A task following the run to its end, returned once its first event has arrived."""
+    following = asyncio.Event()
+    task = asyncio.create_task(follow_to_the_end(server, account, run_id, following))
+    await asyncio.wait_for(following.wait(), timeout=30)
+    return task
 
 
 async def test_sigterm_refuses_new_runs_and_lets_live_ones_finish(
@@ -57,11 +68,14 @@ async def test_sigterm_refuses_new_runs_and_lets_live_ones_finish(
         api = GraphQLClient(http)
         alice = await api.signup("alice")
         run_id = (await api.execute(START_RUN, {"input": STORY}, token=alice.access_token)).ok()["startRun"]["id"]
-        following = asyncio.create_task(follow_to_the_end(server, alice, run_id))
-        await asyncio.sleep(0.5)
+        following = await followed(server, alice, run_id)
 
         server.terminate()
-        await asyncio.sleep(0.5)
+
+        async def shutting_down() -> bool:
+            return (await http.get("/health/ready")).status_code == 503
+
+        await wait_until(shutting_down, what="the server to take SIGTERM")
         refused = await api.execute(START_RUN, {"input": STORY}, token=alice.access_token)
         ready = await http.get("/health/ready")
         live = await http.get("/health/live")
@@ -87,8 +101,7 @@ async def test_sigterm_cancels_the_runs_still_going_after_the_grace_period(
         api = GraphQLClient(http)
         alice = await api.signup("alice")
         run_id = (await api.execute(START_RUN, {"input": STORY}, token=alice.access_token)).ok()["startRun"]["id"]
-        following = asyncio.create_task(follow_to_the_end(server, alice, run_id))
-        await asyncio.sleep(0.5)
+        following = await followed(server, alice, run_id)
 
         server.terminate()
         events = await asyncio.wait_for(following, timeout=30)

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
-from sqlalchemy import event
 from starlette.applications import Starlette
 
+from tests.api.statements import count_statements
 from tests.graphql_client import Account, GraphQLClient
 
 NESTED = """
@@ -17,21 +13,6 @@ NESTED = """
     characters { name owner { username } } } } }
 """
 EMPTY_GRAPH = {"nodes": [], "edges": [], "viewport": {"x": 0, "y": 0, "zoom": 1}}
-
-
-@contextmanager
-def count_statements(app: Starlette) -> Iterator[list[str]]:
-    statements: list[str] = []
-    engine = app.state.backend.engine.sync_engine
-
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 async def add_projects(api: GraphQLClient, owner: Account, count: int) -> None:

@@ -20,19 +20,23 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from db.repositories.users import RefreshTokenRepository
 from services.accounts.tokens import ACCESS_TOKEN_LIFETIME, TokenCodec
 from services.platform.settings import Settings
+from tests.api.statements import count_statements
 from tests.api_fixtures import TEST_SECRET_KEY, settings_for
 from tests.fakes.providers import FakeProviderState, SlowChunks
 from tests.fakes.server import serve_app
-from tests.graphql_client import PASSWORD, Account, GraphQLClient, Subscription, graphql_ws
+from tests.graphql_client import PASSWORD, Account, GraphQLClient, Subscription, graphql_ws, until_subscribed
+from tests.waiting import observe_for, token_expired, wait_until
 from web.app import create_app
 
-NOTIFICATIONS = "subscription { notifications { eventName } }"
+NOTIFICATIONS = "subscription { notifications { eventName payload } }"
 LOGOUT = "mutation($token: String!) { logout(refreshToken: $token) }"
 DELETE_USER = "mutation($id: ID!) { deleteUser(id: $id) }"
 LOGIN = "mutation($p: String!) { login(input: {identifier: \"alice\", password: $p}) { accessToken } }"
 RUN_FLOW = "subscription($input: RunInput!) { runFlow(input: $input) { __typename runId } }"
 RUN_STATUS = "query($id: ID!) { run(id: $id) { status } }"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+# SESSION_CHECK_SECONDS in these tests (but where a test says otherwise).
+CHECK_INTERVAL_SECONDS = 1
 # Generous: the socket is re-checked every second in these tests.
 CLOSE_WITHIN_SECONDS = 8
 
@@ -42,7 +46,7 @@ def settings(database_url: str, workdir: Path, provider_url: str) -> Settings:
     return settings_for(
         database_url,
         workdir,
-        SESSION_CHECK_SECONDS="1",
+        SESSION_CHECK_SECONDS=str(CHECK_INTERVAL_SECONDS),
         WEBSOCKET_INIT_TIMEOUT_SECONDS="1",
         MISTRAL_API_KEY="test-key",
         MISTRAL_BASE_URL=provider_url,
@@ -97,15 +101,15 @@ async def refused(base_url: str, token: str, subprotocol: str) -> tuple[int | No
         return await closed(socket)
 
 
-async def subscribed(connection: Subscription) -> None:
+async def subscribed(connection: Subscription, api: GraphQLClient, account: Account) -> None:
     await connection.subscribe(NOTIFICATIONS)
-    await asyncio.sleep(0.2)  # let the subscription start
+    await until_subscribed(connection, api, account)
 
 
 async def test_logout_closes_the_socket_as_session_revoked(live_server: str, live_api: GraphQLClient) -> None:
     alice = await live_api.signup("alice")
     async with graphql_ws(live_server, payload={"token": alice.access_token}) as connection:
-        await subscribed(connection)
+        await subscribed(connection, live_api, alice)
         (await live_api.execute(LOGOUT, {"token": alice.refresh_token})).ok()
         assert await closed(connection.socket) == (4403, "session revoked")
 
@@ -115,7 +119,7 @@ async def test_a_logout_made_by_another_process_closes_the_socket(
 ) -> None:
     alice = await live_api.signup("alice")
     async with graphql_ws(live_server, payload={"token": alice.access_token}) as connection:
-        await subscribed(connection)
+        await subscribed(connection, live_api, alice)
         # Another server process shares the database, not this one's memory.
         async with session_factory() as session:
             await RefreshTokenRepository(session).revoke_session(session_of(alice), datetime.now(UTC))
@@ -131,8 +135,12 @@ async def test_a_logout_made_by_another_process_is_refused_over_http_within_the_
     async with session_factory() as session:
         await RefreshTokenRepository(session).revoke_session(session_of(alice), datetime.now(UTC))
         await session.commit()
-    await asyncio.sleep(1.2)  # SESSION_CHECK_SECONDS is 1 here
-    assert (await live_api.execute("{ me { id } }", token=alice.access_token)).error_code == "UNAUTHENTICATED"
+
+    async def refused() -> bool:
+        return (await live_api.execute("{ me { id } }", token=alice.access_token)).error_code == "UNAUTHENTICATED"
+
+    # SESSION_CHECK_SECONDS is 1 here: refused once the remembered state is a second old.
+    await wait_until(refused, timeout=3 * CHECK_INTERVAL_SECONDS, what="the revoked session to be refused")
 
 
 async def test_logout_ends_a_run_flow_in_progress_on_the_socket(
@@ -148,12 +156,12 @@ async def test_logout_ends_a_run_flow_in_progress_on_the_socket(
         (await live_api.execute(LOGOUT, {"token": alice.refresh_token})).ok()
         assert (await closed(connection.socket))[0] == 4403
     token = (await live_api.execute(LOGIN, {"p": PASSWORD})).ok()["login"]["accessToken"]
-    for _ in range(100):
-        status = (await live_api.execute(RUN_STATUS, {"id": run_id}, token=token)).ok()["run"]["status"]
-        if status != "RUNNING":
-            break
-        await asyncio.sleep(0.05)
-    assert status == "CANCELLED"
+
+    async def status() -> str | None:
+        found = (await live_api.execute(RUN_STATUS, {"id": run_id}, token=token)).ok()["run"]["status"]
+        return None if found == "RUNNING" else str(found)
+
+    assert await wait_until(status, what="the run to end") == "CANCELLED"
 
 
 async def test_deleting_the_account_closes_the_socket_as_account_deleted(
@@ -161,7 +169,7 @@ async def test_deleting_the_account_closes_the_socket_as_account_deleted(
 ) -> None:
     alice = await live_api.signup("alice")
     async with graphql_ws(live_server, payload={"token": alice.access_token}) as connection:
-        await subscribed(connection)
+        await subscribed(connection, live_api, alice)
         (await live_api.execute(DELETE_USER, {"id": alice.id}, token=alice.access_token)).ok()
         assert await closed(connection.socket) == (4403, "account deleted")
 
@@ -169,7 +177,7 @@ async def test_deleting_the_account_closes_the_socket_as_account_deleted(
 async def test_a_token_expiring_closes_the_socket_as_token_expired(live_server: str, live_api: GraphQLClient) -> None:
     alice = await live_api.signup("alice")
     async with graphql_ws(live_server, payload={"token": token_expiring_in(alice, 2)}) as connection:
-        await subscribed(connection)
+        await subscribed(connection, live_api, alice)
         assert await closed(connection.socket) == (4401, "token expired")
 
 
@@ -213,8 +221,9 @@ async def test_a_new_operation_after_the_token_expired_is_refused_before_the_soc
 ) -> None:
     async with server_with(database_url, workdir, SESSION_CHECK_SECONDS="3600") as (base_url, api):
         alice = await api.signup("alice")
-        async with graphql_ws(base_url, payload={"token": token_expiring_in(alice, 1)}) as connection:
-            await asyncio.sleep(1.5)
+        token = token_expiring_in(alice, 1)
+        async with graphql_ws(base_url, payload={"token": token}) as connection:
+            await wait_until(lambda: token_expired(token), what="the token's expiry")
             await connection.subscribe(NOTIFICATIONS)
             message = await asyncio.wait_for(connection.receive(), timeout=5)
     errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
@@ -235,9 +244,7 @@ async def test_the_sockets_of_one_login_session_share_their_session_checks(
 ) -> None:
     from contextlib import AsyncExitStack
 
-    from tests.api.test_sql_statements import count_statements
-
-    application = create_app(settings_for(database_url, workdir, SESSION_CHECK_SECONDS="1"))
+    application = create_app(settings_for(database_url, workdir, SESSION_CHECK_SECONDS=str(CHECK_INTERVAL_SECONDS)))
     async with (
         application.router.lifespan_context(application),
         serve_app(application) as base_url,
@@ -248,7 +255,7 @@ async def test_the_sockets_of_one_login_session_share_their_session_checks(
         for _ in range(10):
             await sockets.enter_async_context(graphql_ws(base_url, payload={"token": alice.access_token}))
         with count_statements(application) as statements:
-            await asyncio.sleep(2.2)
+            await observe_for(2.2 * CHECK_INTERVAL_SECONDS)
     checks = [statement for statement in statements if "refresh_tokens" in statement]
     # Each socket alone would read it every second: 20 reads or more.
     assert 1 <= len(checks) <= 6

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import websockets
 
-from tests.graphql_client import GraphQLClient, Subscription, graphql_ws
+from tests.graphql_client import GraphQLClient, Subscription, graphql_ws, until_subscribed
+from tests.waiting import until_notified
 
 NOTIFICATIONS = "subscription { notifications { eventName payload } }"
 CREATE_PROJECT = 'mutation($name: String!) { createProject(input: {name: $name}) { id } }'
@@ -37,7 +38,7 @@ async def test_connection_init_token_authenticates_notifications(
     alice = await live_api.signup("alice")
     async with graphql_ws(live_server, payload=payload_for(alice.access_token)) as connection:
         await connection.subscribe(NOTIFICATIONS)
-        await asyncio.sleep(0.2)  # let the subscription start before the event happens
+        await until_subscribed(connection, live_api, alice)
         await live_api.execute(CREATE_PROJECT, {"name": "Atlas"}, token=alice.access_token)
         payload = await next_payload(connection)
     notification = payload["data"]["notifications"]
@@ -51,7 +52,7 @@ async def test_query_parameter_token_authenticates_notifications(
     alice = await live_api.signup("alice")
     async with graphql_ws(live_server, query=f"?token={alice.access_token}") as connection:
         await connection.subscribe(NOTIFICATIONS)
-        await asyncio.sleep(0.2)
+        await until_subscribed(connection, live_api, alice)
         await live_api.execute(CREATE_PROJECT, {"name": "Atlas"}, token=alice.access_token)
         assert (await next_payload(connection))["data"]["notifications"]["eventName"] == "project.created"
 
@@ -63,7 +64,7 @@ async def test_notifications_carry_only_the_subscribers_own_events(
     bob = await live_api.signup("bob")
     async with graphql_ws(live_server, payload={"token": alice.access_token}) as connection:
         await connection.subscribe(NOTIFICATIONS)
-        await asyncio.sleep(0.2)
+        await until_subscribed(connection, live_api, alice)
         await live_api.execute(CREATE_PROJECT, {"name": "Bob's"}, token=bob.access_token)
         await live_api.execute(CREATE_PROJECT, {"name": "Alice's"}, token=alice.access_token)
         payload = await next_payload(connection)
@@ -95,10 +96,18 @@ async def test_the_legacy_graphql_ws_protocol_is_served(live_server: str, live_a
         await socket.send(json.dumps({"type": "connection_init", "payload": {"token": alice.access_token}}))
         assert json.loads(await socket.recv())["type"] == "connection_ack"
         await socket.send(json.dumps({"id": "1", "type": "start", "payload": {"query": NOTIFICATIONS}}))
-        await asyncio.sleep(0.2)
+
+        async def next_message() -> dict[str, Any]:
+            message = json.loads(await socket.recv())
+            while message["type"] == "ka":
+                message = json.loads(await socket.recv())
+            assert message["type"] == "data", message
+            return dict(message)
+
+        async def next_name() -> str:
+            return str((await next_message())["payload"]["data"]["notifications"]["payload"]["name"])
+
+        await until_notified(lambda name: live_api.create_project(alice, name), next_name)
         await live_api.execute(CREATE_PROJECT, {"name": "Atlas"}, token=alice.access_token)
-        message = json.loads(await asyncio.wait_for(socket.recv(), timeout=5))
-        while message["type"] == "ka":
-            message = json.loads(await asyncio.wait_for(socket.recv(), timeout=5))
-    assert message["type"] == "data"
+        message = await asyncio.wait_for(next_message(), timeout=5)
     assert message["payload"]["data"]["notifications"]["eventName"] == "project.created"

@@ -14,6 +14,7 @@ from services.execution.providers.base import (
     TextRequest,
 )
 from services.execution.providers.known import PROVIDERS
+from tests.waiting import stall
 
 
 def echo(request: TextRequest) -> str:
@@ -49,7 +50,7 @@ class FakeTextProvider:
         self.started.set()
         try:
             if self.delay:
-                await asyncio.sleep(self.delay)
+                await stall(self.delay)
             if self.error is not None:
                 raise self.error
             text = self.reply(request) if callable(self.reply) else self.reply

@@ -24,6 +24,7 @@ from services.execution.validation import validate_graph
 from tests.execution.fakes import FakeProviders, FakeResultCache, FakeTextProvider
 from tests.execution.graphs import edge, graph, node
 from tests.execution.runs import describe, run, statuses
+from tests.waiting import stall, wait_until
 
 
 def simple_chain() -> list[dict[str, Any]]:
@@ -131,7 +132,7 @@ class PausingProvider(FakeTextProvider):
     async def stream_text(self, request: Any) -> Any:
         for index, piece in enumerate(self.pieces):
             if index:
-                await asyncio.sleep(self.pause)
+                await stall(self.pause)
             yield piece
 
 
@@ -515,8 +516,7 @@ async def test_closing_the_event_stream_cancels_in_flight_provider_calls() -> No
             and event.node_id == "enh2"
         ):
             break
-    while provider.calls < 2:
-        await asyncio.sleep(0)
+    await wait_until(lambda: provider.calls == 2, what="both provider calls in flight")
     await events.aclose()
     assert provider.cancelled == 2
     assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("run r node")]

@@ -8,7 +8,6 @@ empty. The state records every request and the peak number of requests in flight
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -18,6 +17,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
+
+from tests.waiting import stall
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,10 @@ class FakeProviderState:
     requests: list[RecordedRequest] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
+    # Requests whose client hung up during a Delay, before any response was sent.
+    abandoned_while_delayed: int = 0
+    # Pauses of SlowChunks that ran their full length (the chunk after them was then sent).
+    pauses_sat_out: int = 0
 
     def fail_next(self, *faults: Fault) -> None:
         self.faults.extend(faults)
@@ -140,23 +145,27 @@ async def respond(
     if payload.streaming:
         pace = fault if isinstance(fault, SlowChunks) else SlowChunks(0.0)
         return StreamingResponse(
-            _paced(payload.chunks, pace), media_type=payload.media_type, headers=payload.headers
+            _paced(payload.chunks, pace, request.app.state.fake), media_type=payload.media_type, headers=payload.headers
         )
     body = b"".join(payload.chunks)
     return Response(body, media_type=payload.media_type, headers=payload.headers)
 
 
-async def _paced(chunks: Sequence[bytes], pace: SlowChunks) -> AsyncIterator[bytes]:
+async def _paced(chunks: Sequence[bytes], pace: SlowChunks, state: FakeProviderState) -> AsyncIterator[bytes]:
     for index, chunk in enumerate(chunks):
         if pace.seconds and index >= pace.after_chunks:
-            await asyncio.sleep(pace.seconds)
+            await stall(pace.seconds)
+            state.pauses_sat_out += 1
         yield chunk
 
 
 async def _pause(request: Request, seconds: float) -> None:
     # Stop waiting once the client hangs up, as a real server would stop working on it.
-    with contextlib.suppress(TimeoutError):
+    try:
         await asyncio.wait_for(_until_disconnected(request), seconds)
+    except TimeoutError:
+        return
+    request.app.state.fake.abandoned_while_delayed += 1
 
 
 async def _until_disconnected(request: Request) -> None:

@@ -11,6 +11,8 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
+from tests.waiting import wait_until
+
 
 class _TestServer(uvicorn.Server):
     @contextmanager
@@ -37,11 +39,14 @@ async def serve_app(app: ASGIApp, *, lifespan: bool = False, **options: Any) -> 
     server = _TestServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        while not server.started:
+
+        def started() -> bool:
             if task.done():
                 task.result()  # re-raises the start-up failure
                 raise RuntimeError("uvicorn stopped before it started")
-            await asyncio.sleep(0.01)
+            return bool(server.started)
+
+        await wait_until(started, interval=0.01, what="uvicorn to start")
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True

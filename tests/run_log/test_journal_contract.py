@@ -37,6 +37,7 @@ from tests.fakes.run_log_storage import (
     InMemoryRunLogStorage,
     StorageUnreachable,
 )
+from tests.waiting import wait_until
 
 AT = datetime(2026, 12, 1, tzinfo=UTC)
 REFUSED = "text the database refuses"
@@ -208,17 +209,7 @@ class Follower:
         return self.seen
 
     async def until_it_has(self, count: int) -> None:
-        await until(lambda: len(self.seen) >= count)
-
-
-async def until(condition: Callable[[], bool | Awaitable[bool]], timeout: float = 20) -> None:
-    """Waits for the condition, looking again after each turn of the loop's other work."""
-    async with asyncio.timeout(timeout):
-        while True:
-            result = condition()
-            if result if isinstance(result, bool) else await result:
-                return
-            await asyncio.sleep(0.01)
+        await wait_until(lambda: len(self.seen) >= count)
 
 
 async def completes_with_every_event_once(engine: Engine, follower: Follower, stored: StoredRuns) -> None:
@@ -389,7 +380,7 @@ class JournalContract:
         await storage.until_a_commit_is_held()
         engine.append(*(delta(str(i)) for i in range(MAX_UNWRITTEN_EVENTS + 1)))
         waiting = asyncio.create_task(journal.wait_for_room(engine.record))
-        await until(lambda: len(engine.record.unwritten) > MAX_UNWRITTEN_EVENTS and not waiting.done())
+        await wait_until(lambda: len(engine.record.unwritten) > MAX_UNWRITTEN_EVENTS and not waiting.done())
 
         storage.release()
         await asyncio.wait_for(waiting, timeout=20)
@@ -417,7 +408,7 @@ class JournalContract:
         await follower.until_it_has(2)
         storage.fail_next(Fault.ACKNOWLEDGEMENT_LOST)
         engine.append(delta("one "), delta("two"))
-        await until(lambda: len(follower.seen) == 4)
+        await wait_until(lambda: len(follower.seen) == 4)
         engine.append(node_completed(), completed())
 
         await completes_with_every_event_once(engine, follower, stored)
@@ -524,7 +515,7 @@ class JournalContract:
         async def its_end_is_stored() -> bool:
             return len(await stored.log(engine.run_id)) == 3
 
-        await until(its_end_is_stored)
+        await wait_until(its_end_is_stored)
         assert await stored.log(engine.run_id) == names(seen)
         assert await stored.status(engine.run_id) == RunStatus.FAILED.value
         assert await stored.node_statuses(engine.run_id) == {"a": "cancelled"}
