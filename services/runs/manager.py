@@ -1,4 +1,4 @@
-"""Flow runs on the server, as the API sees them: start, stream, watch, cancel; and draining at
+"""Flow runs on the server, as the API sees them: start, stream, follow, cancel; and draining at
 shutdown.
 
 The engine (`services.execution.runner.run_flow`) is an async generator of events and knows
@@ -89,7 +89,7 @@ class RunManager:
         self.taking_runs = True  # False once shutting down
 
     async def start(self, actor: Actor, run_input: RunInput) -> Run:
-        """A run that goes on whether or not anyone watches it (`startRun`): checks the input and
+        """A run that goes on whether or not anyone follows it (`startRun`): checks the input and
         stores the run as running; then starts its engine task here (the row goes with the
         journal's next group commit), or queues it for a worker (distributed mode)."""
         user = require_user(actor)
